@@ -1,0 +1,62 @@
+"""Named model configurations, as plain data."""
+
+import copy
+
+# Each preset is the full set of constructor arguments of the model.
+PIXEL_CNN_PP_PRESETS = {
+    # The paper's CIFAR-10 model (2.92 bits/dim): 6 blocks of 5 gated ResNet
+    # layers at 32, 16, 8 (down) and 8, 16, 32 (up), 160 filters, K = 10.
+    "cifar10": {
+        "image_shape": (32, 32, 3),
+        "num_levels": 256,
+        "num_filters": 160,
+        "num_resnet": 5,
+        "num_hierarchies": 3,
+        "num_logistic_mix": 10,
+        "dropout": 0.5,
+    },
+    # A grey-scale 28x28 model (MNIST, Fashion-MNIST): 28 -> 14 -> 7.
+    "mnist": {
+        "image_shape": (28, 28, 1),
+        "num_levels": 256,
+        "num_filters": 64,
+        "num_resnet": 3,
+        "num_hierarchies": 3,
+        "num_logistic_mix": 5,
+        "dropout": 0.1,
+    },
+    # Small enough to train on the embedded 8x8 digits (17 grey levels) in a
+    # couple of minutes on two CPU cores, and for tests.
+    "tiny": {
+        "image_shape": (8, 8, 1),
+        "num_levels": 17,
+        "num_filters": 32,
+        "num_resnet": 1,
+        "num_hierarchies": 2,
+        "num_logistic_mix": 5,
+        "dropout": 0.0,
+    },
+}
+
+
+def pixel_cnn_pp_preset(name, **overrides):
+    """Constructor arguments of a PixelCNN++ preset, with overrides applied.
+
+    Args:
+        name: a key of `PIXEL_CNN_PP_PRESETS`.
+        **overrides: arguments that replace the preset's values.
+
+    Returns:
+        A new dict of constructor arguments.
+
+    Raises:
+        ValueError: if `name` is not a preset.
+    """
+    if name not in PIXEL_CNN_PP_PRESETS:
+        raise ValueError(
+            f"Unknown PixelCNN++ preset {name!r}. "
+            f"Expected one of {sorted(PIXEL_CNN_PP_PRESETS)}."
+        )
+    config = copy.deepcopy(PIXEL_CNN_PP_PRESETS[name])
+    config.update(overrides)
+    return config
