@@ -1,0 +1,95 @@
+"""pixel_keras command line: train, eval, sample and complete.
+
+    python main.py                      # train the tiny PixelCNN++ on the digits
+    python main.py train --dataset=mnist --preset=mnist --workdir=runs/mnist
+    python main.py eval --workdir=runs/mnist
+    python main.py sample --workdir=runs/mnist --num_samples=16
+    python main.py complete --workdir=runs/mnist
+
+Everything a run writes goes to --workdir: checkpoints/, logs/ (TensorBoard),
+samples.png, metrics.json, and for `eval` nll_heatmap.png.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+
+_COMMANDS = ("train", "eval", "sample", "complete")
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("workdir", "workdir", "Folder for checkpoints, logs and outputs.")
+flags.DEFINE_string(
+    "dataset",
+    "digits",
+    "'digits' (embedded 8x8 digits), a TFDS name (mnist, binarized_mnist, "
+    "cifar10, ...), a .npz file or a folder of PNG/JPEG images.",
+)
+flags.DEFINE_string("data_dir", None, "TFDS data folder.")
+flags.DEFINE_integer(
+    "num_levels", None, "Values per channel of a .npz / folder dataset (default 256)."
+)
+flags.DEFINE_string("preset", "tiny", "PixelCNN++ preset: tiny, mnist or cifar10.")
+flags.DEFINE_integer("num_filters", None, "Override the preset's num_filters.")
+flags.DEFINE_integer("num_resnet", None, "Override the preset's num_resnet.")
+flags.DEFINE_integer("num_hierarchies", None, "Override the preset's num_hierarchies.")
+flags.DEFINE_integer("num_logistic_mix", None, "Override the preset's num_logistic_mix.")
+flags.DEFINE_float("dropout", None, "Override the preset's dropout.")
+flags.DEFINE_bool(
+    "class_conditional", False, "Condition on the dataset's class labels."
+)
+flags.DEFINE_integer("epochs", 30, "Epochs to train (in total, counting resumed ones).")
+flags.DEFINE_integer("batch_size", 32, "Global batch size.")
+flags.DEFINE_float("learning_rate", 2e-3, "Initial Adam learning rate.")
+flags.DEFINE_float("lr_decay", 0.999995, "Learning-rate factor per step.")
+flags.DEFINE_integer("seed", 0, "Seed for initialization, shuffling and sampling.")
+flags.DEFINE_bool("resume", False, "Continue training from the last checkpoint.")
+flags.DEFINE_string(
+    "checkpoint", None, "Checkpoint for eval/sample/complete (default: newest)."
+)
+flags.DEFINE_integer("num_samples", 16, "Images to draw or complete.")
+flags.DEFINE_float("temperature", 1.0, "Sampling temperature.")
+flags.DEFINE_string(
+    "output", None, "PNG to write for sample/complete (default: in --workdir)."
+)
+
+flags.register_validator("batch_size", lambda v: v > 0, "--batch_size must be > 0.")
+flags.register_validator("epochs", lambda v: v > 0, "--epochs must be > 0.")
+flags.register_validator("num_samples", lambda v: v > 0, "--num_samples must be > 0.")
+flags.register_validator("temperature", lambda v: v > 0, "--temperature must be > 0.")
+flags.register_validator(
+    "learning_rate", lambda v: v > 0, "--learning_rate must be > 0."
+)
+flags.register_validator(
+    "lr_decay", lambda v: 0 < v <= 1, "--lr_decay must be in (0, 1]."
+)
+
+
+def main(argv):
+    if len(argv) > 2 or (len(argv) == 2 and argv[1] not in _COMMANDS):
+        raise app.UsageError(
+            f"Expected one command out of {', '.join(_COMMANDS)} (default train). "
+            f"Received: {' '.join(argv[1:])}"
+        )
+    command = argv[1] if len(argv) == 2 else "train"
+    # Imported here so that `--help` and flag errors answer without loading
+    # TensorFlow.
+    from pixel_keras import commands
+
+    run = {
+        "train": commands.train,
+        "eval": commands.evaluate,
+        "sample": commands.sample,
+        "complete": commands.complete,
+    }[command]
+    try:
+        run(FLAGS)
+    except (ValueError, FileNotFoundError, FileExistsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app.run(main)

@@ -1,0 +1,239 @@
+"""The commands of `main.py`: train, evaluate (`eval`), sample, complete.
+
+Each takes a `config` with the attributes of `main.py`'s flags (the absl
+`FLAGS` object, or any namespace with the same names), so the commands can be
+called and tested without the flags binary.
+"""
+
+import os
+import time
+
+import keras
+import numpy as np
+
+from pixel_keras import data as data_lib
+from pixel_keras import images as images_lib
+from pixel_keras import training
+from pixel_keras.models import PixelCNNPlusPlus
+
+_ARCHITECTURE_FLAGS = (
+    "num_filters",
+    "num_resnet",
+    "num_hierarchies",
+    "num_logistic_mix",
+    "dropout",
+)
+
+
+def _load_dataset(config):
+    dataset = data_lib.load(
+        config.dataset, data_dir=config.data_dir, num_levels=config.num_levels
+    )
+    if config.class_conditional and dataset.num_classes is None:
+        raise ValueError(
+            f"--class_conditional needs a labelled dataset; {config.dataset!r} "
+            "has no labels."
+        )
+    return dataset
+
+
+def _build_model(config, dataset):
+    overrides = {
+        name: getattr(config, name)
+        for name in _ARCHITECTURE_FLAGS
+        if getattr(config, name) is not None
+    }
+    return PixelCNNPlusPlus.from_preset(
+        config.preset,
+        image_shape=dataset.image_shape,
+        num_levels=dataset.num_levels,
+        num_classes=dataset.num_classes if config.class_conditional else None,
+        **overrides,
+    )
+
+
+def _check_matches(model, dataset):
+    if tuple(model.image_shape) != tuple(dataset.image_shape) or (
+        model.num_levels != dataset.num_levels
+    ):
+        raise ValueError(
+            f"The checkpoint's model takes images {model.image_shape} with "
+            f"{model.num_levels} levels, but the dataset has "
+            f"{dataset.image_shape} with {dataset.num_levels} levels."
+        )
+
+
+def _restore(config):
+    if config.checkpoint:
+        return training.load_checkpoint(config.checkpoint)
+    latest = training.latest_checkpoint(config.workdir)
+    if latest is None:
+        raise FileNotFoundError(
+            f"No checkpoint in {os.path.join(config.workdir, training.CHECKPOINT_DIR)!r}; "
+            "train first (python main.py train --workdir=...) or pass --checkpoint."
+        )
+    return training.load_checkpoint(latest[1])
+
+
+def _sample_labels(model, num):
+    if model.num_classes is None:
+        return None
+    return np.arange(num, dtype=np.int32) % model.num_classes
+
+
+def _output_path(config, default_name):
+    path = config.output or os.path.join(config.workdir, default_name)
+    if os.path.exists(path):
+        raise FileExistsError(
+            f"{path!r} exists; choose another --output (nothing is overwritten)."
+        )
+    return path
+
+
+def train(config):
+    """Trains a PixelCNN++ (or resumes one) and writes samples and metrics."""
+    keras.utils.set_random_seed(config.seed)
+    dataset = _load_dataset(config)
+    latest = training.latest_checkpoint(config.workdir)
+    if config.resume:
+        if latest is None:
+            raise FileNotFoundError(
+                f"--resume: no checkpoint in {config.workdir!r} to resume from."
+            )
+        initial_epoch, path = latest
+        print(f"Resuming from {path} (epoch {initial_epoch}).")
+        model = training.load_checkpoint(path)
+        _check_matches(model, dataset)
+    else:
+        if latest is not None:
+            raise FileExistsError(
+                f"{config.workdir!r} already holds checkpoints; pass --resume to "
+                "continue that run, or choose another --workdir."
+            )
+        initial_epoch = 0
+        model = _build_model(config, dataset)
+        model.compile(
+            optimizer=training.make_optimizer(
+                learning_rate=config.learning_rate, decay_rate=config.lr_decay
+            )
+        )
+    print(
+        f"PixelCNN++ '{config.preset}' on {dataset.name}: images {dataset.image_shape}, "
+        f"{dataset.num_levels} levels, {model.count_params():,} parameters."
+    )
+    if initial_epoch >= config.epochs:
+        print(f"Already trained for {initial_epoch} >= --epochs={config.epochs} epochs.")
+    started = time.time()
+    history = training.train(
+        model,
+        dataset,
+        config.workdir,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        initial_epoch=initial_epoch,
+    )
+    seconds = time.time() - started
+    evaluation = training.evaluate(model, dataset.test)
+    samples = model.sample(
+        config.num_samples,
+        seed=config.seed,
+        labels=_sample_labels(model, config.num_samples),
+        temperature=config.temperature,
+    ).numpy()
+    images_lib.write_png(
+        os.path.join(config.workdir, "samples.png"),
+        images_lib.image_grid(samples, model.num_levels),
+    )
+    losses = history.history.get("loss", [])
+    metrics = {
+        "dataset": dataset.name,
+        "preset": config.preset,
+        "image_shape": list(model.image_shape),
+        "num_levels": model.num_levels,
+        "num_params": int(model.count_params()),
+        "epochs": int(config.epochs),
+        "train_bits_per_dim": float(losses[-1]) if losses else None,
+        "test_bits_per_dim": float(evaluation["bits_per_dim"]),
+        "test_nats_per_image": float(evaluation["nats_per_image"]),
+        "num_test_images": int(evaluation["num_images"]),
+        "train_seconds": round(seconds, 1),
+    }
+    training.write_json(os.path.join(config.workdir, "metrics.json"), metrics)
+    print(
+        f"Test bits/dim {metrics['test_bits_per_dim']:.4f}; wrote "
+        f"{os.path.join(config.workdir, 'samples.png')} and metrics.json."
+    )
+    return metrics
+
+
+def evaluate(config):
+    """Test bits/dim of a checkpoint and a heatmap of the per-pixel NLL."""
+    dataset = _load_dataset(config)
+    model = _restore(config)
+    _check_matches(model, dataset)
+    evaluation = training.evaluate(model, dataset.test)
+    heatmap_path = os.path.join(config.workdir, "nll_heatmap.png")
+    images_lib.write_png(
+        heatmap_path, images_lib.heatmap(evaluation["nll_bits_per_pixel_map"])
+    )
+    metrics = {
+        "dataset": dataset.name,
+        "test_bits_per_dim": float(evaluation["bits_per_dim"]),
+        "test_nats_per_image": float(evaluation["nats_per_image"]),
+        "num_test_images": int(evaluation["num_images"]),
+        "nll_bits_per_pixel": np.round(
+            evaluation["nll_bits_per_pixel_map"], 4
+        ).tolist(),
+    }
+    training.write_json(os.path.join(config.workdir, "eval_metrics.json"), metrics)
+    print(
+        f"Test bits/dim {metrics['test_bits_per_dim']:.4f} over "
+        f"{metrics['num_test_images']} images "
+        f"({metrics['test_nats_per_image']:.2f} nats/image); wrote {heatmap_path}."
+    )
+    return metrics
+
+
+def sample(config):
+    """Draws --num_samples images from a checkpoint into a PNG grid."""
+    model = _restore(config)
+    path = _output_path(config, f"samples-seed{config.seed}.png")
+    samples = model.sample(
+        config.num_samples,
+        seed=config.seed,
+        labels=_sample_labels(model, config.num_samples),
+        temperature=config.temperature,
+    ).numpy()
+    images_lib.write_png(path, images_lib.image_grid(samples, model.num_levels))
+    print(f"Wrote {len(samples)} samples to {path}.")
+    return samples
+
+
+def complete(config):
+    """Completes the bottom half of test images; writes originals | given | completed."""
+    dataset = _load_dataset(config)
+    model = _restore(config)
+    _check_matches(model, dataset)
+    path = _output_path(config, f"completions-seed{config.seed}.png")
+    images, labels = data_lib.images_and_labels(dataset.test, limit=config.num_samples)
+    height = model.image_shape[0]
+    known = np.zeros(images.shape[:3], dtype=bool)
+    known[:, : height // 2] = True
+    completed = model.complete(
+        images,
+        known,
+        seed=config.seed,
+        labels=labels if model.num_classes is not None else None,
+        temperature=config.temperature,
+    ).numpy()
+    given = np.where(known[..., None], images, 0).astype(np.uint8)
+    rows = np.concatenate([images, given, completed], axis=0)
+    images_lib.write_png(
+        path, images_lib.image_grid(rows, model.num_levels, columns=len(images))
+    )
+    print(
+        f"Wrote {path}: originals, the top half given, and completions "
+        f"({len(images)} images)."
+    )
+    return completed

@@ -1,0 +1,209 @@
+"""Training and evaluation: optimizer, input pipelines, checkpoints, fit."""
+
+import glob
+import json
+import math
+import os
+import re
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from pixel_keras import data as data_lib
+from pixel_keras import images as images_lib
+
+CHECKPOINT_DIR = "checkpoints"
+LOG_DIR = "logs"
+_CHECKPOINT_PATTERN = re.compile(r"epoch-(\d+)\.keras$")
+
+
+def make_optimizer(learning_rate=1e-3, decay_rate=0.999995, beta_1=0.95, beta_2=0.9995):
+    """Adam with the per-step exponential decay of PixelCNN++.
+
+    The defaults are the paper's: learning rate 1e-3 multiplied by 0.999995
+    after every step, beta_1 0.95, beta_2 0.9995.
+    """
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        learning_rate, decay_steps=1, decay_rate=decay_rate
+    )
+    return keras.optimizers.Adam(schedule, beta_1=beta_1, beta_2=beta_2)
+
+
+def model_inputs(example, conditional):
+    """Maps a dataset element `{"images", "labels"?}` to the model's inputs."""
+    images = tf.cast(example["images"], tf.float32)
+    if not conditional:
+        return images
+    if "labels" not in example:
+        raise ValueError(
+            "A class-conditional model needs a labelled dataset; this dataset "
+            "has no labels."
+        )
+    return {"images": images, "labels": tf.cast(example["labels"], tf.int32)}
+
+
+def input_pipelines(dataset, batch_size, conditional, seed=0):
+    """Batched train (shuffled) and test pipelines of model inputs."""
+    def to_inputs(example):
+        return model_inputs(example, conditional)
+
+    train = data_lib.batched(dataset.train, batch_size, shuffle=True, seed=seed)
+    test = data_lib.batched(dataset.test, batch_size)
+    return (
+        train.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE),
+        test.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE),
+    )
+
+
+def checkpoints(workdir):
+    """`(epoch, path)` of every checkpoint in `workdir`, oldest first."""
+    found = []
+    for path in glob.glob(os.path.join(workdir, CHECKPOINT_DIR, "epoch-*.keras")):
+        match = _CHECKPOINT_PATTERN.search(path)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_checkpoint(workdir):
+    """`(epoch, path)` of the newest checkpoint in `workdir`, or None."""
+    found = checkpoints(workdir)
+    return found[-1] if found else None
+
+
+def load_checkpoint(path):
+    """Loads a saved model (weights, optimizer state and architecture)."""
+    # Importing the models registers their classes for deserialization.
+    import pixel_keras.models  # noqa: F401
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No checkpoint at {path!r}.")
+    return keras.saving.load_model(path)
+
+
+class AtomicModelCheckpoint(keras.callbacks.Callback):
+    """Saves the whole model (with optimizer state) after every epoch.
+
+    Keras' `ModelCheckpoint` writes the `.keras` file in place, so a job
+    killed while saving leaves a corrupt file; this callback writes to a
+    temporary file in the same folder and renames it, which is atomic.
+
+    Args:
+        workdir: run folder; files go to `workdir/checkpoints/epoch-NNNN.keras`.
+        max_to_keep: the newest checkpoints to keep; older ones are removed.
+    """
+
+    def __init__(self, workdir, max_to_keep=3):
+        super().__init__()
+        self.directory = os.path.join(workdir, CHECKPOINT_DIR)
+        self.max_to_keep = max_to_keep
+
+    def on_epoch_end(self, epoch, logs=None):
+        os.makedirs(self.directory, exist_ok=True)
+        path = os.path.join(self.directory, f"epoch-{epoch + 1:04d}.keras")
+        handle, temporary = tempfile.mkstemp(
+            dir=self.directory, prefix=".tmp-", suffix=".keras"
+        )
+        os.close(handle)
+        try:
+            self.model.save(temporary, overwrite=True)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+        for _, old in checkpoints(os.path.dirname(self.directory))[: -self.max_to_keep]:
+            os.remove(old)
+
+
+def train(
+    model,
+    dataset,
+    workdir,
+    epochs,
+    batch_size,
+    seed=0,
+    initial_epoch=0,
+    verbose=1,
+    extra_callbacks=(),
+):
+    """Trains `model` on `dataset`, checkpointing into `workdir`.
+
+    Args:
+        model: a compiled pixel_keras model.
+        dataset: a `pixel_keras.data.ImageDataset`.
+        workdir: run folder for checkpoints and TensorBoard logs.
+        epochs: index of the last epoch to train (as in `keras.Model.fit`).
+        batch_size: global batch size.
+        seed: shuffling seed.
+        initial_epoch: epoch to resume from.
+        verbose: Keras verbosity (1 shows a progress bar).
+        extra_callbacks: more Keras callbacks.
+
+    Returns:
+        The `keras.callbacks.History` of `fit`.
+    """
+    conditional = getattr(model, "num_classes", None) is not None
+    train_data, test_data = input_pipelines(dataset, batch_size, conditional, seed)
+    callbacks = [
+        AtomicModelCheckpoint(workdir),
+        keras.callbacks.TensorBoard(log_dir=os.path.join(workdir, LOG_DIR)),
+        *extra_callbacks,
+    ]
+    return model.fit(
+        train_data,
+        validation_data=test_data,
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        callbacks=callbacks,
+        verbose=verbose,
+        shuffle=False,  # the pipeline shuffles
+    )
+
+
+def evaluate(model, examples, batch_size=256):
+    """Exact discrete negative log-likelihood over a whole dataset.
+
+    Args:
+        model: a pixel_keras model.
+        examples: un-batched `tf.data.Dataset` of `{"images", "labels"?}`.
+        batch_size: evaluation batch size (does not change the result).
+
+    Returns:
+        A dict with `bits_per_dim` (mean over every dimension of every image),
+        `nats_per_image`, `num_images`, and `nll_bits_per_pixel_map` (the mean
+        NLL of each pixel position in bits, summed over channels, `(H, W)`).
+    """
+    conditional = getattr(model, "num_classes", None) is not None
+    height, width, channels = model.image_shape
+    total_nats = 0.0
+    pixel_nats = np.zeros([height, width], np.float64)
+    count = 0
+
+    @tf.function(reduce_retracing=True)
+    def per_pixel_log_prob(inputs):
+        images = inputs["images"] if conditional else inputs
+        outputs = model(inputs, training=False)
+        return model.output_distribution(outputs).log_prob(images)
+
+    for batch in data_lib.batched(examples, batch_size):
+        log_probs = per_pixel_log_prob(model_inputs(batch, conditional)).numpy()
+        total_nats -= log_probs.astype(np.float64).sum()
+        pixel_nats -= log_probs.astype(np.float64).sum(axis=0)
+        count += log_probs.shape[0]
+    if count == 0:
+        raise ValueError("Cannot evaluate on an empty dataset.")
+    num_dims = height * width * channels
+    return {
+        "bits_per_dim": total_nats / (count * num_dims * math.log(2.0)),
+        "nats_per_image": total_nats / count,
+        "num_images": count,
+        "nll_bits_per_pixel_map": pixel_nats / (count * math.log(2.0)),
+    }
+
+
+def write_json(path, values):
+    """Writes a JSON file atomically."""
+    text = json.dumps(values, indent=2, sort_keys=True) + "\n"
+    images_lib.write_file_atomically(path, text.encode("utf-8"))
