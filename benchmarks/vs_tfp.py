@@ -9,7 +9,8 @@ picks:
   backward and an Adam update -- as a `tf.function` (no XLA) around a
   `tf.GradientTape`, after warm-up steps so that tracing is excluded; the
   median over several timed repeats, with the repeats of the two
-  implementations interleaved so that a slow spell of the machine hits both;
+  implementations interleaved (in alternating order) so that a slow spell
+  of the machine hits both;
 * `log_prob` throughput (images/s) of a `tf.function`-compiled `log_prob` over
   one batch, measured the same way;
 * peak memory: the peak RSS (`ru_maxrss`) of a fresh subprocess that imports
@@ -309,12 +310,17 @@ def _log(msg):
 
 
 def time_both(benches, images, name, steps, repeats):
-    """Interleaved timed repeats; returns {impl: [images/s per repeat]}."""
+    """Interleaved timed repeats; returns {impl: [images/s per repeat]}.
+
+    The implementations take turns, in alternating order, so that neither
+    always runs first (or right after the other) when the machine is noisy.
+    """
     batch = int(images.shape[0])
     rates = {impl: [] for impl in benches}
-    for _ in range(repeats):
-        for impl, bench in benches.items():
-            seconds, _ = bench.run(name, images, steps)
+    order = list(benches)
+    for repeat in range(repeats):
+        for impl in order if repeat % 2 == 0 else order[::-1]:
+            seconds, _ = benches[impl].run(name, images, steps)
             rates[impl].append(batch * steps / seconds)
     return rates
 
@@ -588,7 +594,7 @@ def parse_args(argv=None):
         help="comma-separated configurations, HxWxC-rR-hN-fF-kK or a prefix "
         "of a default one",
     )
-    parser.add_argument("--batch_size", type=int, default=16)
+    parser.add_argument("--batch_size", type=int, default=16, help="images per batch")
     parser.add_argument(
         "--steps", type=int, default=3, help="train steps per timed repeat"
     )

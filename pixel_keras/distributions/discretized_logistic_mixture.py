@@ -7,30 +7,28 @@ import tensorflow_probability as tfp
 
 tfd = tfp.distributions
 
-# Below this bin half-width in units of the scale, log(sinh(d)) is computed from
-# its series so that a very wide logistic never underflows to log(0).
-_SMALL_HALF_WIDTH = 1e-2
+# Below this bin half-width in units of the scale, log(1 - exp(-2d)) is
+# computed from its series, so a very wide logistic keeps full precision.
+_SMALL_HALF_WIDTH = 1e-4
+
+# exp(-log_scale) must stay finite: below these log-scales it would overflow.
+_MIN_LOG_SCALE = {tf.float16: -10.0, tf.bfloat16: -80.0, tf.float32: -80.0, tf.float64: -700.0}
 
 
-def _log_cosh(z):
-    # log(cosh(z)) = |z| + log(1 + exp(-2|z|)) - log(2): finite for any finite z.
-    z = tf.abs(z)
-    return z + tf.math.softplus(-2.0 * z) - math.log(2.0)
+def _log_one_minus_exp_neg_twice(d, log_d):
+    """`log(1 - exp(-2 d))` for `d > 0`, accurate from `d` near 0 to large `d`.
 
-
-def _log_sinh_positive(d, log_d):
-    """`log(sinh(d))` for `d > 0`, accurate from `d` near 0 to `d` large.
-
-    `log_d` is passed separately so that tiny `d` (a very wide component) keeps
-    full precision even where `d` itself would underflow.
+    `log_d` is passed separately so that a tiny `d` (a very wide component)
+    keeps full precision even where `d` itself would underflow.
     """
     small = d < _SMALL_HALF_WIDTH
     # Clamp the argument of the branch that is not selected so neither branch
     # produces inf or NaN, whose gradients `tf.where` would still propagate.
     d_large = tf.maximum(d, _SMALL_HALF_WIDTH)
     d_small = tf.minimum(d, _SMALL_HALF_WIDTH)
-    large = d_large + tf.math.log(-tf.math.expm1(-2.0 * d_large)) - math.log(2.0)
-    series = log_d + tf.square(d_small) / 6.0  # log(sinh d / d) = d^2/6 + O(d^4)
+    large = tf.math.log(-tf.math.expm1(-2.0 * d_large))
+    # log((1 - exp(-2d)) / (2d)) = -d + d^2 / 6 + O(d^3)
+    series = math.log(2.0) + log_d - d_small + tf.square(d_small) / 6.0
     return tf.where(small, series, large)
 
 
@@ -91,13 +89,20 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
     highest bin at +inf. The pixel's pmf is
     `sum_k softmax(logits)[k] * prod_c P(v_c | k)`.
 
-    The interior difference of sigmoids is evaluated as
-    `sinh(d) / (2 cosh(a / 2) cosh(b / 2))` with `a, b` the two edges in units
-    of `s` and `d = delta / s`; every factor is computed in log space, so the
-    result keeps full relative precision in the far tails and for very narrow
-    or very wide components, and sums to one over all values without the
-    `1e-5` fallback of the reference implementation. Every branch is finite
-    for any finite parameters, so gradients are finite everywhere.
+    The interior difference of sigmoids, with `a > b` the bin edges in units of
+    `s` and `d = delta / s`, is evaluated as
+
+    ```none
+    exp(min(a, 0) - max(b, 0)) (1 - exp(-2 d)) / ((1 + exp(-|a|)) (1 + exp(-|b|)))
+    ```
+
+    with every factor in log space and the edges computed from exact integer
+    numerators, so the result keeps full relative precision in the far tails
+    and for very narrow or very wide components, and sums to one over all
+    values without the `1e-5` fallback of the reference implementation. Every
+    branch is finite for finite parameters (log-scales are floored where
+    `exp(-log_scale)` would overflow: -80 in float32, -700 in float64), so
+    gradients are finite everywhere.
 
     #### Examples
 
@@ -320,21 +325,29 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         Returns:
             `[..., K, C]` log probabilities.
         """
-        half_width = 1.0 / (self._num_levels - 1)
+        levels = self._num_levels
+        log_scales = tf.maximum(log_scales, _MIN_LOG_SCALE[log_scales.dtype])
         inv_scale = tf.exp(-log_scales)
-        centered = self._to_unit_interval(values) - means
-        upper = inv_scale * (centered + half_width)
-        lower = inv_scale * (centered - half_width)
-        # log(sigmoid(a) - sigmoid(b)) = log(sinh(d)) - log(2)
-        #                                - log(cosh(a/2)) - log(cosh(b/2)),
-        # with d = (a - b) / 2 = half_width / scale > 0.
-        half_width_in_scales = half_width * inv_scale
-        log_half_width_in_scales = math.log(half_width) - log_scales
+        # Bin edges from exact integer numerators, so neighbouring bins share
+        # bit-identical edges however narrow the component is.
+        lower_edge = (2.0 * values - levels) / (levels - 1.0)
+        upper_edge = (2.0 * values - levels + 2.0) / (levels - 1.0)
+        upper = (upper_edge - means) * inv_scale
+        lower = (lower_edge - means) * inv_scale
+        # With d = (upper - lower) / 2 = scale-free half-width,
+        #   sigmoid(a) - sigmoid(b)
+        #     = exp(min(a, 0) - max(b, 0)) (1 - exp(-2d))
+        #       / ((1 + exp(-|a|)) (1 + exp(-|b|))),
+        # a product of factors that are each computed without cancellation,
+        # in the tails, for narrow and for very wide components alike.
+        half_width = inv_scale / (levels - 1.0)
+        log_half_width = -math.log(levels - 1.0) - log_scales
         interior = (
-            _log_sinh_positive(half_width_in_scales, log_half_width_in_scales)
-            - math.log(2.0)
-            - _log_cosh(0.5 * upper)
-            - _log_cosh(0.5 * lower)
+            tf.minimum(upper, 0.0)
+            - tf.maximum(lower, 0.0)
+            + _log_one_minus_exp_neg_twice(half_width, log_half_width)
+            - tf.math.softplus(-tf.abs(upper))
+            - tf.math.softplus(-tf.abs(lower))
         )
         lowest = -tf.math.softplus(-upper)  # log(sigmoid(upper))
         highest = -tf.math.softplus(lower)  # log(1 - sigmoid(lower))
@@ -343,7 +356,7 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         return tf.where(
             values <= 0.0,
             lowest,
-            tf.where(values >= self._num_levels - 1.0, highest, interior),
+            tf.where(values >= levels - 1.0, highest, interior),
         )
 
     def _log_prob(self, values):
@@ -426,7 +439,7 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         scaled = []
         for c in range(self.num_channels):
             mean = locs[..., c]
-            for j in range(c):
+            for j in range(c if coefficients is not None else 0):
                 # Condition on the *discretized* earlier channel, the same
                 # value `log_prob` conditions on, so the draw is exact.
                 mean = mean + coefficients[..., _coefficient_index(c, j)] * scaled[j]
