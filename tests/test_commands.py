@@ -1,0 +1,119 @@
+"""The main.py commands end to end on the embedded digits, in tiny runs."""
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pixel_keras import commands
+from pixel_keras import training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _config(workdir, **overrides):
+    values = dict(
+        workdir=str(workdir),
+        dataset="digits",
+        data_dir=None,
+        num_levels=None,
+        preset="tiny",
+        num_filters=8,
+        num_resnet=1,
+        num_hierarchies=None,
+        num_logistic_mix=2,
+        dropout=None,
+        class_conditional=False,
+        epochs=1,
+        batch_size=64,
+        learning_rate=2e-3,
+        lr_decay=0.999995,
+        seed=0,
+        resume=False,
+        checkpoint=None,
+        num_samples=4,
+        temperature=1.0,
+        output=None,
+    )
+    values.update(overrides)
+    return types.SimpleNamespace(**values)
+
+
+@pytest.fixture(scope="module")
+def trained_workdir(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("run")
+    commands.train(_config(workdir))
+    return workdir
+
+
+def test_train_writes_checkpoint_logs_samples_and_metrics(trained_workdir):
+    metrics = json.loads((trained_workdir / "metrics.json").read_text())
+    assert np.isfinite(metrics["test_bits_per_dim"])
+    assert metrics["num_test_images"] == 297
+    assert training.latest_checkpoint(str(trained_workdir))[0] == 1
+    assert os.listdir(trained_workdir / "logs")
+    grid = tf.io.decode_png((trained_workdir / "samples.png").read_bytes())
+    assert grid.shape[-1] == 1 and grid.shape[0] > 8
+
+
+def test_eval_matches_summed_log_prob_and_writes_heatmap(trained_workdir):
+    metrics = commands.evaluate(_config(trained_workdir))
+    assert os.path.exists(trained_workdir / "nll_heatmap.png")
+    model = training.load_checkpoint(training.latest_checkpoint(str(trained_workdir))[1])
+    from pixel_keras import data
+
+    images, _ = data.images_and_labels(data.load("digits").test)
+    bits = model.bits_per_dim(images).numpy().astype(np.float64).mean()
+    np.testing.assert_allclose(metrics["test_bits_per_dim"], bits, rtol=1e-5)
+    per_pixel = np.array(metrics["nll_bits_per_pixel"])
+    np.testing.assert_allclose(per_pixel.sum() / 64, bits, rtol=1e-3)
+
+
+def test_sample_and_complete_write_new_files_only(trained_workdir):
+    samples = commands.sample(_config(trained_workdir, seed=3))
+    assert samples.shape == (4, 8, 8, 1) and samples.max() <= 16
+    with pytest.raises(FileExistsError, match="overwritten"):
+        commands.sample(_config(trained_workdir, seed=3))
+    completed = commands.complete(_config(trained_workdir))
+    assert completed.shape == (4, 8, 8, 1)
+    assert os.path.exists(trained_workdir / "completions-seed0.png")
+
+
+def test_resume_continues_and_fresh_run_refuses_existing_checkpoints(trained_workdir):
+    with pytest.raises(FileExistsError, match="--resume"):
+        commands.train(_config(trained_workdir))
+    commands.train(_config(trained_workdir, resume=True, epochs=2))
+    assert training.latest_checkpoint(str(trained_workdir))[0] == 2
+
+
+def test_resume_without_checkpoint_and_missing_checkpoint_are_clear(tmp_path):
+    with pytest.raises(FileNotFoundError, match="resume"):
+        commands.train(_config(tmp_path, resume=True))
+    with pytest.raises(FileNotFoundError, match="train first"):
+        commands.sample(_config(tmp_path))
+
+
+def test_main_py_runs_and_reports_bad_flags(tmp_path):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    run = subprocess.run(
+        [sys.executable, "main.py", "train", f"--workdir={tmp_path}", "--epochs=1",
+         "--num_samples=2", "--batch_size=128"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Test bits/dim" in run.stdout
+    bad = subprocess.run(
+        [sys.executable, "main.py", "fly"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode != 0 and "fly" in bad.stderr
+    bad_flag = subprocess.run(
+        [sys.executable, "main.py", "--batch_size=0"], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad_flag.returncode != 0 and "batch_size" in bad_flag.stderr
