@@ -75,10 +75,15 @@ def _restore(config):
     return training.load_checkpoint(latest[1])
 
 
-def _sample_labels(model, num):
-    if model.num_classes is None:
-        return None
-    return np.arange(num, dtype=np.int32) % model.num_classes
+def _draw_samples(model, config):
+    """--num_samples images; a class-conditional model cycles through classes."""
+    num = config.num_samples
+    labels = None
+    if model.num_classes is not None:
+        labels = np.arange(num, dtype=np.int32) % model.num_classes
+    return model.sample(
+        num, seed=config.seed, labels=labels, temperature=config.temperature
+    ).numpy()
 
 
 def _output_path(config, default_name):
@@ -135,12 +140,7 @@ def train(config):
     )
     seconds = time.time() - started
     evaluation = training.evaluate(model, dataset.test)
-    samples = model.sample(
-        config.num_samples,
-        seed=config.seed,
-        labels=_sample_labels(model, config.num_samples),
-        temperature=config.temperature,
-    ).numpy()
+    samples = _draw_samples(model, config)
     images_lib.write_png(
         os.path.join(config.workdir, "samples.png"),
         images_lib.image_grid(samples, model.num_levels),
@@ -199,12 +199,7 @@ def sample(config):
     """Draws --num_samples images from a checkpoint into a PNG grid."""
     model = _restore(config)
     path = _output_path(config, f"samples-seed{config.seed}.png")
-    samples = model.sample(
-        config.num_samples,
-        seed=config.seed,
-        labels=_sample_labels(model, config.num_samples),
-        temperature=config.temperature,
-    ).numpy()
+    samples = _draw_samples(model, config)
     images_lib.write_png(path, images_lib.image_grid(samples, model.num_levels))
     print(f"Wrote {len(samples)} samples to {path}.")
     return samples
