@@ -85,7 +85,7 @@ def main(argv):
     }[command]
     try:
         run(FLAGS)
-    except (ValueError, FileNotFoundError, FileExistsError) as error:
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
 

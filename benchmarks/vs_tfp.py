@@ -214,6 +214,8 @@ class _Bench:
     def run(self, name, images, steps):
         """Runs `steps` calls; returns seconds and the last output."""
         fn = self.fns[name]
+        if steps < 1:
+            return 0.0, None
         start = time.perf_counter()
         for _ in range(steps):
             out = fn(images)
@@ -403,10 +405,14 @@ def memory_all(configs, args):
             mem = measure_memory(impl, config, args)
             results[config["name"], impl] = mem
             if "error" in mem:
-                _log(f"  {config['name']} {impl:4s}: memory child FAILED: {mem['error']}")
+                _log(
+                    f"  {config['name']} {impl:4s}: memory child FAILED: "
+                    f"{mem['error']}"
+                )
             else:
                 _log(
-                    f"  {config['name']} {impl:4s}: peak RSS {mem['peak_rss_mib']:.0f} MiB "
+                    f"  {config['name']} {impl:4s}: "
+                    f"peak RSS {mem['peak_rss_mib']:.0f} MiB "
                     f"(VmHWM {_fmt(mem.get('vm_hwm_mib'), '.0f')}), "
                     f"{mem['baseline_rss_mib']:.0f} MiB after imports "
                     f"({time.perf_counter() - start:.0f}s)"
@@ -432,10 +438,15 @@ def _fmt(value, spec):
     return "n/a" if value is None else format(value, spec)
 
 
-def _ratio(a, b, inverse=False):
+def _ratio(a, b):
     if a is None or b is None or b == 0:
         return None
-    return b / a if inverse else a / b
+    return a / b
+
+
+def _fmt_ratio(a, b):
+    ratio = _ratio(a, b)
+    return "n/a" if ratio is None else f"{ratio:.2f}x"
 
 
 def table_rows(rows):
@@ -467,17 +478,20 @@ def print_tables(rows, args):
     )
     _log("\n" + header)
     _log("-" * len(header))
+    def pair(values, spec):
+        return f"{_fmt(values[0], spec)} / {_fmt(values[1], spec)}"
+
     for r in plain:
         _log(
             f"{r['config']:22s} "
-            f"{_fmt(r['params'][0], ',') + ' / ' + _fmt(r['params'][1], ','):>19s} "
-            f"{_fmt(r['train'][0], '.1f') + ' / ' + _fmt(r['train'][1], '.1f'):>22s} "
+            f"{pair(r['params'], ','):>19s} "
+            f"{pair(r['train'], '.1f'):>22s} "
             f"{_fmt(_ratio(*r['train']), '.2f'):>6s} "
-            f"{_fmt(r['log_prob'][0], '.1f') + ' / ' + _fmt(r['log_prob'][1], '.1f'):>25s} "
+            f"{pair(r['log_prob'], '.1f'):>25s} "
             f"{_fmt(_ratio(*r['log_prob']), '.2f'):>6s} "
-            f"{_fmt(r['rss'][0], '.0f') + ' / ' + _fmt(r['rss'][1], '.0f'):>22s} "
+            f"{pair(r['rss'], '.0f'):>22s} "
             f"{_fmt(_ratio(*r['rss']), '.2f'):>6s} "
-            f"{_fmt(r['growth'][0], '.0f') + ' / ' + _fmt(r['growth'][1], '.0f'):>20s}"
+            f"{pair(r['growth'], '.0f'):>20s}"
         )
     _log(
         "ratio = ours / TFP: > 1 means ours is faster (throughput) or uses "
@@ -500,11 +514,18 @@ def print_tables(rows, args):
                 )
 
     if args.breakdown:
-        _log("\nPer-step time breakdown (ms per batch, medians):")
         _log(
-            f"{'config':22s} {'impl':5s} {'forward+NLL':>12s} {'backward':>10s} "
-            f"{'Adam update':>12s} {'train step':>11s}"
+            "\nPer-step time breakdown (ms per batch, medians of separately "
+            "timed functions; the differences are noisy on a loaded machine):"
         )
+        _log(
+            f"{'config':22s} {'impl':5s} {'forward+NLL':>12s} {'+backward':>10s} "
+            f"{'+Adam (step)':>13s} {'= backward':>11s} {'= Adam':>8s}"
+        )
+
+        def delta(x):
+            return f"{x:.1f}" if x >= 0 else "<0 noise"
+
         for row in rows:
             for impl, e in row["impls"].items():
                 if not all(k in e for k in ("forward", "forward_backward", "train")):
@@ -513,8 +534,9 @@ def print_tables(rows, args):
                 fwdbwd = 1000 * batch / e["forward_backward"]
                 step = 1000 * batch / e["train"]
                 _log(
-                    f"{row['config']:22s} {impl:5s} {fwd:12.1f} {fwdbwd - fwd:10.1f} "
-                    f"{step - fwdbwd:12.1f} {step:11.1f}"
+                    f"{row['config']:22s} {impl:5s} {fwd:12.1f} {fwdbwd:10.1f} "
+                    f"{step:13.1f} {delta(fwdbwd - fwd):>11s} "
+                    f"{delta(step - fwdbwd):>8s}"
                 )
 
     _log("\nMarkdown:\n")
@@ -529,11 +551,11 @@ def print_tables(rows, args):
             f"| {r['config']} "
             f"| {_fmt(r['params'][0], ',')} / {_fmt(r['params'][1], ',')} "
             f"| {_fmt(r['train'][0], '.1f')} / {_fmt(r['train'][1], '.1f')} "
-            f"| {_fmt(_ratio(*r['train']), '.2f')}x "
+            f"| {_fmt_ratio(*r['train'])} "
             f"| {_fmt(r['log_prob'][0], '.1f')} / {_fmt(r['log_prob'][1], '.1f')} "
-            f"| {_fmt(_ratio(*r['log_prob']), '.2f')}x "
+            f"| {_fmt_ratio(*r['log_prob'])} "
             f"| {_fmt(r['rss'][0], '.0f')} / {_fmt(r['rss'][1], '.0f')} "
-            f"| {_fmt(_ratio(*r['rss']), '.2f')}x "
+            f"| {_fmt_ratio(*r['rss'])} "
             f"| {_fmt(r['growth'][0], '.0f')} / {_fmt(r['growth'][1], '.0f')} |"
         )
     _log(
@@ -603,7 +625,10 @@ def parse_args(argv=None):
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats")
     parser.add_argument(
-        "--warmup", type=int, default=2, help="untimed steps before timing"
+        "--warmup",
+        type=int,
+        default=2,
+        help="untimed steps before timing (>= 1: the first one traces)",
     )
     parser.add_argument(
         "--memory_steps",
@@ -630,7 +655,7 @@ def parse_args(argv=None):
     )
     parser.add_argument("--_child", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    for name in ("batch_size", "steps", "log_prob_steps", "repeats"):
+    for name in ("batch_size", "steps", "log_prob_steps", "repeats", "warmup"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
     return args
