@@ -46,6 +46,7 @@ logistic mixtures); a prefix of one of the default configurations (e.g.
 """
 
 import argparse
+import gc
 import json
 import math
 import os
@@ -212,15 +213,28 @@ class _Bench:
         }
 
     def run(self, name, images, steps):
-        """Runs `steps` calls; returns seconds and the last output."""
+        """Runs `steps` calls; returns seconds and the last output.
+
+        As `timeit` does, the garbage collector is off while timing (after a
+        collection), so that a collection of the many Python objects that
+        tracing leaves behind does not land in one side's timed steps.
+        """
         fn = self.fns[name]
         if steps < 1:
             return 0.0, None
-        start = time.perf_counter()
-        for _ in range(steps):
-            out = fn(images)
-        out = out.numpy()  # Wait for the result.
-        return time.perf_counter() - start, out
+        gc.collect()
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            start = time.perf_counter()
+            for _ in range(steps):
+                out = fn(images)
+            out = out.numpy()  # Wait for the result.
+            seconds = time.perf_counter() - start
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        return seconds, out
 
 
 def make_images(config, batch_size, seed=0):
@@ -333,7 +347,11 @@ def benchmark_config(config, args):
     row = {"config": config["name"], "impls": {}}
     images = make_images(config, args.batch_size)
     bits = math.prod(config["image_shape"]) * math.log(2.0)
-    benches = {}
+    # Build both before warming either: building seeds the global TF RNG
+    # (`tf.random.set_seed`), and after that every already-traced
+    # `tf.function` pays a one-time cost (~0.1-0.4 s) on its next call, which
+    # would otherwise land in the first timed repeat of the side built first.
+    built = {}
     for impl in IMPLEMENTATIONS:
         entry = row["impls"].setdefault(impl, {})
         try:
@@ -341,13 +359,20 @@ def benchmark_config(config, args):
             bench = _Bench(impl, config, tfp_weight_norm=args.tfp_weight_norm)
             entry["params"] = bench.params
             entry["masked_params"] = bench.masked_params
-            build_s = time.perf_counter() - start
+            built[impl] = (bench, time.perf_counter() - start)
+        except Exception as e:
+            entry["error"] = f"{type(e).__name__}: {e}"
+            _log(f"  {impl:4s}: build FAILED: {entry['error']}")
+    benches = {}
+    for impl, (bench, build_s) in built.items():
+        entry = row["impls"][impl]
+        try:
             start = time.perf_counter()
             # Warm-up: the first call traces; the rest settle caches.
             _, first_loss = bench.run("train", images, 1)
-            bench.run("train", images, max(0, args.warmup - 1))
+            bench.run("train", images, args.warmup - 1)
             _, lp = bench.run("log_prob", images, 1)
-            bench.run("log_prob", images, max(0, args.warmup - 1))
+            bench.run("log_prob", images, args.warmup - 1)
             if args.breakdown:
                 bench.run("forward", images, args.warmup)
                 bench.run("forward_backward", images, args.warmup)

@@ -32,7 +32,7 @@ def write_file_atomically(path, data):
         raise
 
 
-def image_grid(images, num_levels, columns=None, scale=4, padding=1):
+def image_grid(images, num_levels, columns=None, scale=None, padding=1):
     """Tiles images into one uint8 grid image.
 
     Args:
@@ -41,7 +41,8 @@ def image_grid(images, num_levels, columns=None, scale=4, padding=1):
         num_levels: number of values per channel, used to stretch the values
             to `[0, 255]`.
         columns: images per row; defaults to about `sqrt(N)`.
-        scale: integer nearest-neighbour upscaling, so small images are visible.
+        scale: integer nearest-neighbour upscaling, so small images are
+            visible; defaults to about 64 / H (8 for 8x8 digits, 2 for 32x32).
         padding: pixels of padding between images (before scaling).
 
     Returns:
@@ -54,6 +55,7 @@ def image_grid(images, num_levels, columns=None, scale=4, padding=1):
             f"Received: shape={images.shape}"
         )
     num, height, width, channels = images.shape
+    scale = scale or max(1, 64 // height)
     columns = columns or int(np.ceil(np.sqrt(num)))
     rows = int(np.ceil(num / columns))
     stretched = np.round(images.astype(np.float64) * (255.0 / (num_levels - 1)))
