@@ -8,17 +8,22 @@ the per-pixel distribution's `sample_from_uniforms` turns into values, so
 - any two samplers that consume the same noise give the same images.
 
 The loop is a `tf.while_loop` inside one `tf.function`; it runs the whole
-network once per pixel ("naive" sampling).
+network once per pixel ("naive" sampling), or once per sub-pixel for models
+that draw a pixel's channels one at a time (`model.samples_subpixels`, the
+PixelRNN paper's models: R, then G given R, then B given R and G).
 
 A model is anything with `image_shape`, `num_levels`, `num_classes`,
 `make_inputs(images, labels)`, `output_distribution(outputs, temperature)`
-and a call that maps inputs to `(batch, height, width, num_params)`.
+and a call that maps inputs to `(batch, height, width, num_params)`; a
+sub-pixel model also has `channel_logits(outputs)`.
 """
 
 import weakref
 
 import numpy as np
 import tensorflow as tf
+
+from pixel_keras.distributions import pixel_categorical
 
 # One traced loop per model, dropped with the model.
 _LOOPS = weakref.WeakKeyDictionary()
@@ -72,6 +77,15 @@ def per_image_seeds(seed, num):
 
 def _noise_per_image(model, seeds):
     """Uniform noise for every pixel of every image, from one seed per image."""
+    if model.samples_subpixels:
+        # One uniform per sub-pixel, turned into a value by the inverse CDF.
+        return (
+            tf.map_fn(
+                lambda seed: tf.random.stateless_uniform(model.image_shape, seed),
+                seeds,
+                fn_output_signature=tf.float32,
+            ),
+        )
     num_params = model.output_shape[-1]
     probe = model.output_distribution(tf.zeros([1, num_params]))
     component_shape, channel_shape = probe.noise_shape()
@@ -134,6 +148,54 @@ def _naive_loop(model):
             lambda index, _: index < num_pixels,
             body,
             (start, images),
+            parallel_iterations=1,
+        )
+        return tf.cast(images, tf.uint8)
+
+    _LOOPS[model] = loop
+    return loop
+
+
+def _naive_subpixel_loop(model):
+    """The traced per-sub-pixel loop of `model`, built once."""
+    if model in _LOOPS:
+        return _LOOPS[model]
+    height, width, channels = model.image_shape
+
+    @tf.function(reduce_retracing=True)
+    def loop(images, known, labels, noise, temperature):
+        num_pixels = height * width
+        unknown = tf.reshape(tf.logical_not(known), [-1, num_pixels])
+        any_unknown = tf.reduce_any(unknown, axis=0)
+        start = tf.where(
+            tf.reduce_any(any_unknown),
+            tf.argmax(tf.cast(any_unknown, tf.int32), output_type=tf.int32),
+            num_pixels,
+        )
+        positions = tf.reshape(tf.range(num_pixels), [1, height, width, 1])
+        channel_ids = tf.reshape(tf.range(channels), [1, 1, 1, channels])
+
+        def body(index, images):
+            pixel, channel = index // channels, index % channels
+            row, col = pixel // width, pixel % width
+            outputs = model(model.make_inputs(images, labels), training=False)
+            logits = model.channel_logits(outputs[:, row, col])[:, channel]
+            values = pixel_categorical.categorical_from_uniforms(
+                logits / temperature, noise[:, row, col, channel]
+            )
+            write = tf.logical_and(
+                tf.logical_and(
+                    tf.equal(positions, pixel), tf.equal(channel_ids, channel)
+                ),
+                tf.logical_not(known)[..., tf.newaxis],
+            )
+            images = tf.where(write, values[:, tf.newaxis, tf.newaxis, tf.newaxis], images)
+            return index + 1, images
+
+        _, images = tf.while_loop(
+            lambda index, _: index < num_pixels * channels,
+            body,
+            (start * channels, images),
             parallel_iterations=1,
         )
         return tf.cast(images, tf.uint8)
@@ -262,7 +324,6 @@ def _run(model, images, known, seed, labels, temperature):
     labels = _check_labels(model, labels, num)
     temperature = _check_temperature(temperature)
     seeds = per_image_seeds(seed, num)
-    component_noise, channel_noise = _noise_per_image(model, seeds)
-    return _naive_loop(model)(
-        images, known, labels, component_noise, channel_noise, temperature
-    )
+    noise = _noise_per_image(model, seeds)
+    loop = _naive_subpixel_loop(model) if model.samples_subpixels else _naive_loop(model)
+    return loop(images, known, labels, *noise, temperature)

@@ -1,7 +1,13 @@
 """Keras 3 layers for autoregressive image models."""
 
+from pixel_keras.layers.diagonal_lstm import DiagonalBiLSTM
+from pixel_keras.layers.diagonal_lstm import DiagonalLSTM
+from pixel_keras.layers.diagonal_lstm import skew
+from pixel_keras.layers.diagonal_lstm import unskew
 from pixel_keras.layers.gated_resnet import GatedResNet
 from pixel_keras.layers.gated_resnet import concat_elu
+from pixel_keras.layers.masked_conv import MaskedConv2D
+from pixel_keras.layers.row_lstm import RowLSTM
 from pixel_keras.layers.shifted_conv import DownRightShiftedConv2D
 from pixel_keras.layers.shifted_conv import DownRightShiftedConv2DTranspose
 from pixel_keras.layers.shifted_conv import DownShiftedConv2D
@@ -10,12 +16,18 @@ from pixel_keras.layers.shifted_conv import down_shift
 from pixel_keras.layers.shifted_conv import right_shift
 
 __all__ = [
+    "DiagonalBiLSTM",
+    "DiagonalLSTM",
     "DownRightShiftedConv2D",
     "DownRightShiftedConv2DTranspose",
     "DownShiftedConv2D",
     "DownShiftedConv2DTranspose",
     "GatedResNet",
+    "MaskedConv2D",
+    "RowLSTM",
     "concat_elu",
     "down_shift",
     "right_shift",
+    "skew",
+    "unskew",
 ]

@@ -1,13 +1,8 @@
 """PixelCNN++ (Salimans et al., 2017) as a Keras 3 model."""
 
-import math
-
 import keras
-import tensorflow as tf
-import tensorflow_probability as tfp
 from keras import ops
 
-from pixel_keras import sampling
 from pixel_keras.distributions import DiscretizedLogisticMixture
 from pixel_keras.layers import DownRightShiftedConv2D
 from pixel_keras.layers import DownRightShiftedConv2DTranspose
@@ -16,39 +11,14 @@ from pixel_keras.layers import DownShiftedConv2DTranspose
 from pixel_keras.layers import GatedResNet
 from pixel_keras.layers import down_shift
 from pixel_keras.layers import right_shift
-from pixel_keras.models import presets as presets_lib
-
-tfd = tfp.distributions
-
-
-def _check_positive_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(
-            f"Expected `{name}` to be an int >= {minimum}. Received: {name}={value!r}"
-        )
-
-
-class _BitsPerDim(keras.losses.Loss):
-    """Per-example negative log-likelihood in bits per dimension.
-
-    A `keras.losses.Loss` so that Keras applies the batch reduction and the
-    per-replica scaling that `tf.distribute` strategies need.
-    """
-
-    def __init__(self, model):
-        super().__init__(name="bits_per_dim", reduction="sum_over_batch_size")
-        self._distribution_fn = model.output_distribution
-        self._num_dims = math.prod(model.image_shape)
-
-    def call(self, y_true, y_pred):
-        distribution = tfd.Independent(
-            self._distribution_fn(y_pred), reinterpreted_batch_ndims=2
-        )
-        return -distribution.log_prob(y_true) / (self._num_dims * math.log(2.0))
+from pixel_keras.models.autoregressive import AutoregressiveImageModel
+from pixel_keras.models.autoregressive import check_image_arguments
+from pixel_keras.models.autoregressive import check_positive_int
+from pixel_keras.models.autoregressive import image_inputs
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
-class PixelCNNPlusPlus(keras.Model):
+class PixelCNNPlusPlus(AutoregressiveImageModel):
     """PixelCNN++: a causal convolutional model of images.
 
     The network reads an image in raster order through two causal streams (a
@@ -105,6 +75,8 @@ class PixelCNNPlusPlus(keras.Model):
         ICLR 2017. https://arxiv.org/abs/1701.05517
     """
 
+    preset_family = "pixel_cnn_pp"
+
     def __init__(
         self,
         image_shape=(32, 32, 3),
@@ -118,25 +90,11 @@ class PixelCNNPlusPlus(keras.Model):
         min_log_scale=-7.0,
         **kwargs,
     ):
-        image_shape = tuple(image_shape)
-        if len(image_shape) != 3 or not all(
-            isinstance(d, int) and d > 0 for d in image_shape
-        ):
-            raise ValueError(
-                "Expected `image_shape` to be (height, width, channels) of "
-                f"positive ints. Received: image_shape={image_shape}"
-            )
-        _check_positive_int("num_levels", num_levels, minimum=2)
-        if num_levels > 256:
-            raise ValueError(
-                f"Expected `num_levels` in [2, 256]. Received: num_levels={num_levels}"
-            )
-        _check_positive_int("num_filters", num_filters)
-        _check_positive_int("num_resnet", num_resnet)
-        _check_positive_int("num_hierarchies", num_hierarchies)
-        _check_positive_int("num_logistic_mix", num_logistic_mix)
-        if num_classes is not None:
-            _check_positive_int("num_classes", num_classes, minimum=2)
+        image_shape = check_image_arguments(image_shape, num_levels, num_classes)
+        check_positive_int("num_filters", num_filters)
+        check_positive_int("num_resnet", num_resnet)
+        check_positive_int("num_hierarchies", num_hierarchies)
+        check_positive_int("num_logistic_mix", num_logistic_mix)
         factor = 2 ** (num_hierarchies - 1)
         if image_shape[0] % factor or image_shape[1] % factor:
             raise ValueError(
@@ -147,14 +105,7 @@ class PixelCNNPlusPlus(keras.Model):
             raise ValueError(f"Expected `dropout` in [0, 1). Received: dropout={dropout}")
 
         height, width, channels = image_shape
-        images = keras.Input(shape=image_shape, name="images")
-        condition = None
-        if num_classes is None:
-            inputs = images
-        else:
-            labels = keras.Input(shape=(), dtype="int32", name="labels")
-            inputs = {"images": images, "labels": labels}
-            condition = ops.one_hot(labels, num_classes)
+        inputs, images, condition = image_inputs(image_shape, num_classes)
 
         # Rescale to [-1, 1] and append a channel of ones, so the network can
         # tell the zero padding of the causal convolutions from black pixels.
@@ -238,7 +189,6 @@ class PixelCNNPlusPlus(keras.Model):
         self.dropout = dropout
         self.num_classes = num_classes
         self.min_log_scale = min_log_scale
-        self._nll = _BitsPerDim(self)
 
     # --- Distribution ---------------------------------------------------------
 
@@ -283,125 +233,9 @@ class PixelCNNPlusPlus(keras.Model):
             num_levels=self.num_levels,
         )
 
-    def distribution(self, images, labels=None, training=False):
-        """The model's distribution over images given the (earlier) pixels.
-
-        Because the network is causal, the `log_prob` of this distribution at
-        `images` is the exact log-likelihood of `images` under the model.
-
-        Args:
-            images: `(batch, height, width, channels)` integer-valued images.
-            labels: int `(batch,)` class labels for a class-conditional model.
-            training: Python bool, whether dropout is active.
-
-        Returns:
-            `tfd.Independent` over `DiscretizedLogisticMixture`, batch shape
-            `(batch,)`, event shape `image_shape`.
-        """
-        outputs = self(self.make_inputs(images, labels), training=training)
-        return tfd.Independent(
-            self.output_distribution(outputs), reinterpreted_batch_ndims=2
-        )
-
-    def log_prob(self, images, labels=None):
-        """Log-likelihood of each image in nats, `(batch,)`."""
-        images = tf.cast(self._check_images(images, "images"), "float32")
-        return self.distribution(images, labels).log_prob(images)
-
-    def bits_per_dim(self, images, labels=None):
-        """Negative log-likelihood of each image in bits per dimension."""
-        num_dims = math.prod(self.image_shape)
-        return -self.log_prob(images, labels) / (num_dims * math.log(2.0))
-
-    # --- Inputs ---------------------------------------------------------------
-
-    def make_inputs(self, images, labels=None):
-        """The model's input structure from images and optional labels."""
-        images = ops.cast(images, "float32")
-        if self.num_classes is None:
-            if labels is not None:
-                raise ValueError(
-                    "This model is not class-conditional (num_classes=None); "
-                    "do not pass `labels`."
-                )
-            return images
-        if labels is None:
-            raise ValueError(
-                f"This model is class-conditional (num_classes={self.num_classes}); "
-                "pass `labels`, int of shape (batch,)."
-            )
-        return {"images": images, "labels": ops.cast(labels, "int32")}
-
-    def _check_images(self, images, name):
-        images = tf.convert_to_tensor(images)
-        if images.shape.rank != 4 or tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"Expected `{name}` of shape (batch, {', '.join(map(str, self.image_shape))}). "
-                f"Received: {name}.shape={tuple(images.shape)}"
-            )
-        return images
-
-    # --- Training -------------------------------------------------------------
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Negative log-likelihood in bits per dimension (plus layer losses).
-
-        `fit` passes the batch as `x`; the images in it are the targets, so no
-        `y` is needed.
-        """
-        images = x["images"] if isinstance(x, dict) else x
-        loss = self._nll(images, y_pred, sample_weight)
-        if self.losses:
-            # Regularization losses are summed per replica, so scale them like
-            # the likelihood term under a tf.distribute strategy.
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
-            loss = loss + ops.sum(self.losses) / replicas
-        return loss
-
-    # --- Sampling -------------------------------------------------------------
-
-    def sample(self, num, seed, labels=None, temperature=1.0):
-        """Draws images from the model, one pixel at a time.
-
-        Args:
-            num: int, number of images.
-            seed: int, an int32 `[2]` seed, or int32 `[num, 2]` with one seed
-                per image (image `i` then depends only on `seed[i]`).
-            labels: int `(num,)` class labels for a class-conditional model.
-            temperature: positive float, see `output_distribution`.
-
-        Returns:
-            uint8 `(num, height, width, channels)` images.
-        """
-        return sampling.sample(self, num, seed, labels=labels, temperature=temperature)
-
-    def complete(self, images, known_mask, seed, labels=None, temperature=1.0):
-        """Fills the unknown pixels of images; known pixels are kept exactly.
-
-        Pixels are drawn in raster order, each given all earlier pixels (known
-        or drawn); as in the PixelRNN paper's completions, a pixel cannot
-        depend on known pixels that come after it.
-
-        Args:
-            images: `(batch, height, width, channels)` integer-valued images.
-            known_mask: bool `(batch, height, width)`, True where a pixel is
-                known.
-            seed: as for `sample`, with `batch` in place of `num`.
-            labels: int `(batch,)` for a class-conditional model.
-            temperature: positive float.
-
-        Returns:
-            uint8 images of the same shape.
-        """
-        return sampling.complete(
-            self, images, known_mask, seed, labels=labels, temperature=temperature
-        )
-
     # --- Config ---------------------------------------------------------------
 
     def get_config(self):
-        # The graph is rebuilt from these arguments (as keras-hub models do),
-        # so a saved model never depends on serializing the functional graph.
         return {
             "name": self.name,
             "trainable": self.trainable,
@@ -415,20 +249,3 @@ class PixelCNNPlusPlus(keras.Model):
             "num_classes": self.num_classes,
             "min_log_scale": self.min_log_scale,
         }
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        config["image_shape"] = tuple(config["image_shape"])
-        return cls(**config)
-
-    @classmethod
-    def from_preset(cls, preset, **overrides):
-        """Builds a model from a named preset, with any argument overridden.
-
-        Args:
-            preset: one of `presets.PIXEL_CNN_PP_PRESETS` (`"cifar10"`,
-                `"mnist"`, `"tiny"`).
-            **overrides: constructor arguments that replace the preset's.
-        """
-        return cls(**presets_lib.pixel_cnn_pp_preset(preset, **overrides))

@@ -1,0 +1,276 @@
+"""The Diagonal LSTM and Diagonal BiLSTM of the PixelRNN paper.
+
+The image is *skewed* so that row `r` moves right by `r`: pixel `(r, c)` lands
+at column `r + c` of an `H x (W + H - 1)` map, and each diagonal of the image
+becomes a column. Scanning the skewed map column by column then updates a
+whole diagonal at once, and each pixel's state reads the previous column at
+rows `r - 1` and `r`, which are the pixels `(r - 1, c)` (above) and `(r, c - 1)`
+(left) of the image.
+"""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from pixel_keras.layers.lstm_gates import gate_bias_initializer
+from pixel_keras.layers.lstm_gates import lstm_update
+from pixel_keras.layers.masked_conv import MaskedConv2D
+
+
+def skew(x):
+    """Shifts row `r` of a `(B, H, W, C)` map right by `r`: `(B, H, W + H - 1, C)`.
+
+    Pixel `(r, c)` moves to `(r, r + c)`; the new positions are zeros.
+    """
+    _, height, width, channels = ops.shape(x)
+    # Padding each row with H zeros and re-reading the flat map with rows one
+    # shorter moves row r right by r.
+    x = ops.pad(x, [[0, 0], [0, 0], [0, height], [0, 0]])
+    x = ops.reshape(x, (-1, height * (width + height), channels))
+    x = x[:, : height * (width + height - 1)]
+    return ops.reshape(x, (-1, height, width + height - 1, channels))
+
+
+def unskew(x):
+    """The inverse of `skew`: `(B, H, W + H - 1, C)` to `(B, H, W, C)`.
+
+    Pixel `(r, c)` is read from `(r, r + c)`; the other positions are dropped.
+    """
+    _, height, skewed_width, channels = ops.shape(x)
+    width = skewed_width - height + 1
+    x = ops.reshape(x, (-1, height * skewed_width, channels))
+    x = ops.pad(x, [[0, 0], [0, height], [0, 0]])
+    x = ops.reshape(x, (-1, height, width + height, channels))
+    return x[:, :, :width]
+
+
+def _diagonal_scan(skewed_gates, state_kernels, biases):
+    """Runs D Diagonal LSTMs at once over the columns of skewed maps.
+
+    Args:
+        skewed_gates: `(D, B, H, S, 4u)` input-to-state gates, skewed.
+        state_kernels: `(D, 2u, 4u)` state-to-state kernels; rows `[:u]` act
+            on the previous column's row `r - 1`, rows `[u:]` on its row `r`.
+        biases: `(D, 4u)`.
+
+    Returns:
+        `(D, B, H, S, u)` hidden states, skewed.
+    """
+    num_directions = ops.shape(skewed_gates)[0]
+    units = ops.shape(state_kernels)[-1] // 4
+    columns = ops.transpose(skewed_gates, (3, 0, 1, 2, 4))
+    zeros = ops.zeros_like(columns[0, ..., :units])
+    biases = biases[:, None, None, :]
+
+    def step(states, column_gates):
+        hidden, cell = states
+        # The 2 x 1 column convolution: rows r - 1 and r of the previous
+        # column (a zero row above the top), as one batched matmul.
+        above = ops.pad(hidden, [[0, 0], [0, 0], [1, 0], [0, 0]])[:, :, :-1]
+        taps = ops.concatenate([above, hidden], axis=-1)
+        batch_rows = ops.shape(taps)[1] * ops.shape(taps)[2]
+        recurrent = ops.matmul(
+            ops.reshape(taps, (num_directions, batch_rows, 2 * units)), state_kernels
+        )
+        gates = column_gates + ops.reshape(recurrent, ops.shape(column_gates)) + biases
+        return list(lstm_update(gates, cell))
+
+    hidden, _ = tf.scan(step, columns, initializer=[zeros, zeros])
+    return ops.transpose(hidden, (1, 2, 3, 0, 4))
+
+
+def _check_units(units):
+    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+        raise ValueError(f"Expected a positive int `units`. Received: units={units!r}")
+
+
+@keras.saving.register_keras_serializable(package="pixel_keras")
+class DiagonalLSTM(keras.layers.Layer):
+    """LSTM that sweeps an image diagonal by diagonal, from the top left.
+
+    Input-to-state is a 1 x 1 mask-B convolution; the map of gates is skewed,
+    and a scan over its `W + H - 1` columns updates a whole diagonal per step,
+    each pixel from the states of the pixel above and the pixel to its left
+    (a 2 x 1 convolution over the previous column). Pixel `(r, c)` therefore
+    sees every pixel `(r', c')` with `r' <= r` and `c' <= c`.
+
+    Args:
+        units: int, hidden units h (the output channels).
+        num_channel_groups: int, the image's colour channels C (R -> G -> B
+            order is kept in the input-to-state convolution).
+        kernel_initializer: initializer of the input-to-state kernel.
+        recurrent_initializer: initializer of the state-to-state kernel.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: `(batch, height, width, channels)` features.
+
+    Output shape:
+        `(batch, height, width, units)`.
+
+    Example:
+
+    >>> layer = DiagonalLSTM(16)
+    >>> layer(keras.ops.ones((2, 8, 8, 32))).shape
+    (2, 8, 8, 16)
+    """
+
+    def __init__(
+        self,
+        units,
+        num_channel_groups=1,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_units(units)
+        self.units = units
+        self.num_channel_groups = num_channel_groups
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.input_to_state = MaskedConv2D(
+            4 * units,
+            1,
+            mask_type="B",
+            num_channel_groups=num_channel_groups,
+            output_blocks=4,
+            use_bias=False,
+            kernel_initializer=self.kernel_initializer,
+            name="input_to_state",
+        )
+
+    def build(self, input_shape):
+        self.input_to_state.build(input_shape)
+        self.state_kernel = self.add_weight(
+            name="state_kernel",
+            shape=(2 * self.units, 4 * self.units),
+            initializer=self.recurrent_initializer,
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(4 * self.units,), initializer=gate_bias_initializer(self.units)
+        )
+
+    def call(self, inputs):
+        gates = skew(self.input_to_state(inputs))
+        hidden = _diagonal_scan(
+            gates[None], self.state_kernel[None], self.bias[None]
+        )
+        return unskew(hidden[0])
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "num_channel_groups": self.num_channel_groups,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": keras.initializers.serialize(
+                    self.recurrent_initializer
+                ),
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="pixel_keras")
+class DiagonalBiLSTM(keras.layers.Layer):
+    """Two Diagonal LSTMs, from the top left and from the top right.
+
+    The second direction runs on the horizontally mirrored image, is
+    mirrored back, and is shifted down by one row before the two are added,
+    so that no pixel sees the pixels to its right in its own row. The sum
+    sees every pixel before `(r, c)` in raster order: all rows above, and the
+    pixels to the left in row `r`. Both directions advance in one scan of
+    `W + H - 1` steps.
+
+    Args:
+        units: int, hidden units h of each direction (the output channels).
+        num_channel_groups: int, the image's colour channels C.
+        kernel_initializer: initializer of the input-to-state kernels.
+        recurrent_initializer: initializer of the state-to-state kernels.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: `(batch, height, width, channels)` features.
+
+    Output shape:
+        `(batch, height, width, units)`.
+
+    Example:
+
+    >>> layer = DiagonalBiLSTM(16)
+    >>> layer(keras.ops.ones((2, 8, 8, 32))).shape
+    (2, 8, 8, 16)
+    """
+
+    def __init__(
+        self,
+        units,
+        num_channel_groups=1,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        _check_units(units)
+        self.units = units
+        self.num_channel_groups = num_channel_groups
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        directions = {}
+        for direction in ("forward", "backward"):
+            directions[direction] = DiagonalLSTM(
+                units,
+                num_channel_groups=num_channel_groups,
+                kernel_initializer=self.kernel_initializer,
+                recurrent_initializer=self.recurrent_initializer,
+                name=direction,
+            )
+        self.forward_lstm = directions["forward"]
+        self.backward_lstm = directions["backward"]
+
+    def build(self, input_shape):
+        self.forward_lstm.build(input_shape)
+        self.backward_lstm.build(input_shape)
+
+    def call(self, inputs):
+        mirrored = ops.flip(inputs, axis=2)
+        gates = ops.stack(
+            [
+                skew(self.forward_lstm.input_to_state(inputs)),
+                skew(self.backward_lstm.input_to_state(mirrored)),
+            ]
+        )
+        directions = (self.forward_lstm, self.backward_lstm)
+        hidden = _diagonal_scan(
+            gates,
+            ops.concatenate([d.state_kernel[None] for d in directions]),
+            ops.concatenate([d.bias[None] for d in directions]),
+        )
+        forward = unskew(hidden[0])
+        backward = ops.flip(unskew(hidden[1]), axis=2)
+        # Row r of the backward direction saw row r to the right of each
+        # pixel; moved down a row, it only brings in rows above.
+        backward = ops.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+        return forward + backward
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "num_channel_groups": self.num_channel_groups,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": keras.initializers.serialize(
+                    self.recurrent_initializer
+                ),
+            }
+        )
+        return config

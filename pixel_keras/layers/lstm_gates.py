@@ -1,0 +1,35 @@
+"""The LSTM update shared by the Row LSTM and the Diagonal LSTM."""
+
+import numpy as np
+from keras import ops
+
+# Gate blocks in the order the layers lay out their 4 * units channels.
+GATES = ("input", "forget", "output", "cell")
+
+
+def lstm_update(gates, cell):
+    """One LSTM step from pre-activation gates.
+
+    Args:
+        gates: `(..., 4 * units)` pre-activations, blocks in `GATES` order.
+        cell: `(..., units)` previous cell state.
+
+    Returns:
+        `(hidden, cell)`: i, f, o through a sigmoid, g through a tanh,
+        `c = f * c_prev + i * g` and `h = o * tanh(c)`.
+    """
+    i, f, o, g = ops.split(gates, 4, axis=-1)
+    cell = ops.sigmoid(f) * cell + ops.sigmoid(i) * ops.tanh(g)
+    return ops.sigmoid(o) * ops.tanh(cell), cell
+
+
+def gate_bias_initializer(units):
+    """Initial gate biases: 1 for the forget gate, so that early on the cell
+    keeps its state (Jozefowicz et al., 2015), 0 elsewhere."""
+
+    def initializer(shape, dtype=None):
+        values = np.zeros(shape, np.float32)
+        values[..., units : 2 * units] = 1.0
+        return ops.convert_to_tensor(values, dtype=dtype)
+
+    return initializer

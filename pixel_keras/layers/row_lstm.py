@@ -1,0 +1,150 @@
+"""The Row LSTM of the PixelRNN paper."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from pixel_keras.layers.lstm_gates import gate_bias_initializer
+from pixel_keras.layers.lstm_gates import lstm_update
+from pixel_keras.layers.masked_conv import MaskedConv2D
+
+
+@keras.saving.register_keras_serializable(package="pixel_keras")
+class RowLSTM(keras.layers.Layer):
+    """LSTM that processes an image one row at a time, top to bottom.
+
+    All pixels of a row are updated in parallel. The input-to-state part is a
+    `1 x k` mask-B convolution along the row (pixel `(r, c)` reads `(r, c-1)`
+    and, within its channel group, `(r, c)`), computed for the whole map at
+    once. The state-to-state part is a `1 x k` convolution over the previous
+    row's hidden state (`(r-1, c-k//2 .. c+k//2)`), so the receptive field is
+    a triangle above the pixel plus the pixels to its left in the input row.
+
+    Args:
+        units: int, hidden units h (the output channels).
+        kernel_size: odd int k, the width of both row convolutions (3 in the
+            paper).
+        num_channel_groups: int, the image's colour channels C; the input
+            map, the gates and the hidden state keep the R -> G -> B order.
+        kernel_initializer: initializer of the input-to-state kernel.
+        recurrent_initializer: initializer of the state-to-state kernel.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: `(batch, height, width, channels)` features whose pixel
+            `(r, c)` holds only what pixel `(r, c)` may see (the output of a
+            mask-A or mask-B layer).
+
+    Output shape:
+        `(batch, height, width, units)`.
+
+    Example:
+
+    >>> layer = RowLSTM(16)
+    >>> layer(keras.ops.ones((2, 8, 8, 32))).shape
+    (2, 8, 8, 16)
+
+    Reference:
+        van den Oord, Kalchbrenner, Kavukcuoglu. Pixel Recurrent Neural
+        Networks. ICML 2016. https://arxiv.org/abs/1601.06759
+    """
+
+    def __init__(
+        self,
+        units,
+        kernel_size=3,
+        num_channel_groups=1,
+        kernel_initializer="glorot_uniform",
+        recurrent_initializer="orthogonal",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"Expected a positive int `units`. Received: units={units!r}")
+        if (
+            isinstance(kernel_size, bool)
+            or not isinstance(kernel_size, int)
+            or kernel_size < 1
+            or kernel_size % 2 != 1
+        ):
+            raise ValueError(
+                f"Expected an odd positive int `kernel_size`. Received: "
+                f"kernel_size={kernel_size!r}"
+            )
+        self.units = units
+        self.kernel_size = kernel_size
+        self.num_channel_groups = num_channel_groups
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        self.input_to_state = MaskedConv2D(
+            4 * units,
+            (1, kernel_size),
+            mask_type="B",
+            num_channel_groups=num_channel_groups,
+            output_blocks=4,
+            use_bias=False,
+            kernel_initializer=self.kernel_initializer,
+            name="input_to_state",
+        )
+
+    def build(self, input_shape):
+        self.input_to_state.build(input_shape)
+        # The k taps of the previous row, stacked: (k * units, 4 * units).
+        self.state_kernel = self.add_weight(
+            name="state_kernel",
+            shape=(self.kernel_size * self.units, 4 * self.units),
+            initializer=self.recurrent_initializer,
+        )
+        self.bias = self.add_weight(
+            name="bias", shape=(4 * self.units,), initializer=gate_bias_initializer(self.units)
+        )
+
+    def state_to_state(self, hidden):
+        """Gate pre-activations from the previous row, `(B, W, units)` in."""
+        half = self.kernel_size // 2
+        padded = ops.pad(hidden, [[0, 0], [half, half], [0, 0]])
+        width = ops.shape(hidden)[1]
+        taps = [padded[:, tap : tap + width] for tap in range(self.kernel_size)]
+        return ops.matmul(ops.concatenate(taps, axis=-1), self.state_kernel)
+
+    def step(self, row_gates, states):
+        """One row: `(row_gates (B, W, 4u), [h, c]) -> (h, [h, c])`.
+
+        `row_gates` is the row's input-to-state output; this is the cell of
+        the recurrence, which a sampler can call row by row.
+        """
+        hidden, cell = states
+        gates = row_gates + self.state_to_state(hidden) + self.bias
+        hidden, cell = lstm_update(gates, cell)
+        return hidden, [hidden, cell]
+
+    def call(self, inputs):
+        gates = self.input_to_state(inputs)
+        # Rows first, so that the scan steps over them.
+        gates = ops.transpose(gates, (1, 0, 2, 3))
+        zeros = ops.zeros_like(gates[0, ..., : self.units])
+
+        def scan_step(states, row_gates):
+            _, states = self.step(row_gates, states)
+            return states
+
+        hidden, _ = tf.scan(scan_step, gates, initializer=[zeros, zeros])
+        return ops.transpose(hidden, (1, 0, 2, 3))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.units)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "units": self.units,
+                "kernel_size": self.kernel_size,
+                "num_channel_groups": self.num_channel_groups,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "recurrent_initializer": keras.initializers.serialize(
+                    self.recurrent_initializer
+                ),
+            }
+        )
+        return config

@@ -1,0 +1,72 @@
+"""The pieces the PixelRNN paper's models share: input, heads, likelihood."""
+
+import keras
+from keras import ops
+
+from pixel_keras.distributions import pixel_categorical
+from pixel_keras.layers import MaskedConv2D
+from pixel_keras.models.autoregressive import AutoregressiveImageModel
+
+
+def scaled_images(images, num_levels):
+    """Integer pixel values in `[0, L - 1]` mapped to `[-1, 1]`."""
+    return images * (2.0 / (num_levels - 1)) - 1.0
+
+
+def add_class_bias(features, condition, name):
+    """Adds a learned per-class bias to every pixel (nothing without classes).
+
+    A bias that is the same at every pixel depends on no pixel, so it keeps
+    every mask intact.
+    """
+    if condition is None:
+        return features
+    bias = keras.layers.Dense(features.shape[-1], use_bias=False, name=name)(condition)
+    return features + bias[:, None, None, :]
+
+
+def output_stack(features, output_filters, image_shape, num_levels):
+    """ReLU, 1x1 mask-B convolution, ReLU, 1x1 mask-B convolution to logits."""
+    channels = image_shape[-1]
+    x = MaskedConv2D(
+        output_filters, 1, num_channel_groups=channels, name="output_1"
+    )(ops.relu(features))
+    return MaskedConv2D(
+        pixel_categorical.num_logits(channels, num_levels),
+        1,
+        num_channel_groups=channels,
+        name="logits",
+    )(ops.relu(x))
+
+
+class CategoricalPixelModel(AutoregressiveImageModel):
+    """Base of the models with a softmax (or sigmoid) per sub-pixel.
+
+    Channels of a pixel are drawn one at a time, R then G then B, each from
+    its own softmax given the earlier channels.
+    """
+
+    samples_subpixels = True
+
+    def output_distribution(self, outputs, temperature=1.0):
+        """The per-pixel distribution given the network's logits.
+
+        Args:
+            outputs: `(..., num_logits)` logits, the model's output or any
+                slice of it that keeps the last axis.
+            temperature: positive float; logits are divided by it.
+
+        Returns:
+            `tfd.Independent` over `tfd.Categorical` (or `tfd.Bernoulli` for
+            2 levels) with batch shape `outputs.shape[:-1]` and event shape
+            `(channels,)`.
+        """
+        return pixel_categorical.pixel_categorical(
+            outputs, self.image_shape[-1], self.num_levels, temperature
+        )
+
+    def channel_logits(self, outputs):
+        """`(..., channels, num_levels)` logits of every channel."""
+        return pixel_categorical.channel_logits(
+            outputs, self.image_shape[-1], self.num_levels
+        )

@@ -1,0 +1,136 @@
+"""The Row LSTM and Diagonal BiLSTM PixelRNNs (van den Oord et al., 2016)."""
+
+import keras
+
+from pixel_keras.layers import DiagonalBiLSTM
+from pixel_keras.layers import MaskedConv2D
+from pixel_keras.layers import RowLSTM
+from pixel_keras.models.autoregressive import check_image_arguments
+from pixel_keras.models.autoregressive import check_positive_int
+from pixel_keras.models.autoregressive import image_inputs
+from pixel_keras.models.categorical_head import CategoricalPixelModel
+from pixel_keras.models.categorical_head import add_class_bias
+from pixel_keras.models.categorical_head import output_stack
+from pixel_keras.models.categorical_head import scaled_images
+
+KINDS = ("row_lstm", "diagonal_bilstm")
+
+
+@keras.saving.register_keras_serializable(package="pixel_keras")
+class PixelRNN(CategoricalPixelModel):
+    """PixelRNN: a stack of Row LSTM or Diagonal BiLSTM layers.
+
+    A 7 x 7 mask-A convolution to 2h channels, then `num_layers` recurrent
+    layers, each an LSTM with h units (`RowLSTM` or `DiagonalBiLSTM`) whose
+    output a 1 x 1 mask-B convolution brings back to 2h and adds to the
+    layer's input (residual connections). Every layer also feeds the output
+    through its own learned 1 x 1 projection (skip connections); their sum
+    goes through ReLU, a 1 x 1 convolution to `output_filters`, ReLU and a
+    1 x 1 convolution to the logits of a softmax per channel (sigmoid for
+    binarized images). The Row LSTM sees a triangle above each pixel; the
+    Diagonal BiLSTM sees every earlier pixel and is slower.
+
+    Args:
+        image_shape: `(height, width, channels)`.
+        num_levels: int in `[2, 256]`, values per channel (2: Bernoulli).
+        kind: `"row_lstm"` or `"diagonal_bilstm"`.
+        num_filters: int h, the LSTM units; the residual stream has 2h
+            channels. At least the number of channels.
+        num_layers: int, recurrent layers.
+        output_filters: int, channels of the hidden output layer.
+        num_classes: int or None; a class-conditional model adds a learned
+            per-class bias to every layer's input.
+        **kwargs: base `keras.Model` arguments.
+
+    Call arguments:
+        inputs: float `(batch, height, width, channels)` images with integer
+            values in `[0, num_levels - 1]`, or `{"images", "labels"}`.
+
+    Returns:
+        `(batch, height, width, channels * num_levels)` logits (`channels`
+        for 2 levels).
+
+    Example:
+
+    ```python
+    model = PixelRNN.from_preset("tiny", kind="row_lstm")
+    model.compile(optimizer="adam")
+    model.fit(images, epochs=1)  # loss in bits/dim
+    ```
+
+    Reference:
+        van den Oord, Kalchbrenner, Kavukcuoglu. Pixel Recurrent Neural
+        Networks. ICML 2016. https://arxiv.org/abs/1601.06759
+    """
+
+    preset_family = "pixel_rnn"
+
+    def __init__(
+        self,
+        image_shape=(32, 32, 3),
+        num_levels=256,
+        kind="diagonal_bilstm",
+        num_filters=128,
+        num_layers=12,
+        output_filters=1024,
+        num_classes=None,
+        **kwargs,
+    ):
+        image_shape = check_image_arguments(image_shape, num_levels, num_classes)
+        if kind not in KINDS:
+            raise ValueError(f"Expected `kind` in {KINDS}. Received: kind={kind!r}")
+        channels = image_shape[-1]
+        check_positive_int("num_filters", num_filters, minimum=channels)
+        check_positive_int("num_layers", num_layers)
+        check_positive_int("output_filters", output_filters, minimum=channels)
+
+        inputs, images, condition = image_inputs(image_shape, num_classes)
+        x = MaskedConv2D(
+            2 * num_filters, 7, mask_type="A", num_channel_groups=channels, name="input_conv"
+        )(scaled_images(images, num_levels))
+        skips = []
+        for i in range(num_layers):
+            x = add_class_bias(x, condition, f"layer_{i}_class_bias")
+            if kind == "row_lstm":
+                lstm = RowLSTM(num_filters, num_channel_groups=channels, name=f"layer_{i}_lstm")
+            else:
+                lstm = DiagonalBiLSTM(
+                    num_filters, num_channel_groups=channels, name=f"layer_{i}_lstm"
+                )
+            y = MaskedConv2D(
+                2 * num_filters, 1, num_channel_groups=channels, name=f"layer_{i}_residual"
+            )(lstm(x))
+            x = x + y
+            skips.append(
+                MaskedConv2D(
+                    2 * num_filters, 1, num_channel_groups=channels, name=f"layer_{i}_skip"
+                )(x)
+            )
+        outputs = output_stack(
+            keras.layers.Add(name="skip_sum")(skips) if len(skips) > 1 else skips[0],
+            output_filters,
+            image_shape,
+            num_levels,
+        )
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+
+        self.image_shape = image_shape
+        self.num_levels = num_levels
+        self.kind = kind
+        self.num_filters = num_filters
+        self.num_layers = num_layers
+        self.output_filters = output_filters
+        self.num_classes = num_classes
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "image_shape": self.image_shape,
+            "num_levels": self.num_levels,
+            "kind": self.kind,
+            "num_filters": self.num_filters,
+            "num_layers": self.num_layers,
+            "output_filters": self.output_filters,
+            "num_classes": self.num_classes,
+        }
