@@ -1,6 +1,7 @@
 """pixel_keras command line: train, eval, sample and complete.
 
     python main.py                      # train the tiny PixelCNN++ on the digits
+    python main.py train --model=diagonal_bilstm --workdir=runs/bilstm
     python main.py train --dataset=mnist --preset=mnist --workdir=runs/mnist
     python main.py eval --workdir=runs/mnist
     python main.py sample --workdir=runs/mnist --num_samples=16
@@ -30,12 +31,30 @@ flags.DEFINE_string("data_dir", None, "TFDS data folder.")
 flags.DEFINE_integer(
     "num_levels", None, "Values per channel of a .npz / folder dataset (default 256)."
 )
-flags.DEFINE_string("preset", "tiny", "PixelCNN++ preset: tiny, mnist or cifar10.")
+flags.DEFINE_enum(
+    "model",
+    "pixel_cnn_pp",
+    ["pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm"],
+    "The model: PixelCNN++, or the PixelRNN paper's PixelCNN, Row LSTM or "
+    "Diagonal BiLSTM.",
+)
+flags.DEFINE_string(
+    "preset",
+    "tiny",
+    "Preset of the model: tiny, or mnist / cifar10 (pixel_cnn_pp), "
+    "binarized_mnist / cifar10 (pixel_cnn, row_lstm, diagonal_bilstm).",
+)
 flags.DEFINE_integer("num_filters", None, "Override the preset's num_filters.")
 flags.DEFINE_integer("num_resnet", None, "Override the preset's num_resnet.")
 flags.DEFINE_integer("num_hierarchies", None, "Override the preset's num_hierarchies.")
 flags.DEFINE_integer("num_logistic_mix", None, "Override the preset's num_logistic_mix.")
 flags.DEFINE_float("dropout", None, "Override the preset's dropout.")
+flags.DEFINE_integer(
+    "num_layers", None, "Override the preset's num_layers (PixelCNN, PixelRNN)."
+)
+flags.DEFINE_integer(
+    "output_filters", None, "Override the preset's output_filters (PixelCNN, PixelRNN)."
+)
 flags.DEFINE_bool(
     "class_conditional", False, "Condition on the dataset's class labels."
 )

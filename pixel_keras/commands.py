@@ -14,15 +14,31 @@ import numpy as np
 from pixel_keras import data as data_lib
 from pixel_keras import images as images_lib
 from pixel_keras import training
+from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelCNNPlusPlus
+from pixel_keras.models import PixelRNN
 
-_ARCHITECTURE_FLAGS = (
-    "num_filters",
-    "num_resnet",
-    "num_hierarchies",
-    "num_logistic_mix",
-    "dropout",
-)
+# --model -> (model class, fixed constructor arguments, display name).
+MODELS = {
+    "pixel_cnn_pp": (PixelCNNPlusPlus, {}, "PixelCNN++"),
+    "pixel_cnn": (PixelCNN, {}, "PixelCNN"),
+    "row_lstm": (PixelRNN, {"kind": "row_lstm"}, "Row LSTM PixelRNN"),
+    "diagonal_bilstm": (PixelRNN, {"kind": "diagonal_bilstm"}, "Diagonal BiLSTM PixelRNN"),
+}
+
+# The flags that override a preset, per model class.
+_ARCHITECTURE_FLAGS = {
+    PixelCNNPlusPlus: (
+        "num_filters",
+        "num_resnet",
+        "num_hierarchies",
+        "num_logistic_mix",
+        "dropout",
+    ),
+    PixelCNN: ("num_filters", "num_layers", "output_filters"),
+    PixelRNN: ("num_filters", "num_layers", "output_filters"),
+}
+_ALL_ARCHITECTURE_FLAGS = sorted({f for flags in _ARCHITECTURE_FLAGS.values() for f in flags})
 
 
 def _load_dataset(config):
@@ -37,17 +53,33 @@ def _load_dataset(config):
     return dataset
 
 
+def _model_choice(config):
+    name = getattr(config, "model", "pixel_cnn_pp")
+    if name not in MODELS:
+        raise ValueError(f"Expected --model in {sorted(MODELS)}. Received: --model={name!r}")
+    return MODELS[name]
+
+
 def _build_model(config, dataset):
-    overrides = {
-        name: getattr(config, name)
-        for name in _ARCHITECTURE_FLAGS
-        if getattr(config, name) is not None
-    }
-    return PixelCNNPlusPlus.from_preset(
+    model_class, fixed, _ = _model_choice(config)
+    allowed = _ARCHITECTURE_FLAGS[model_class]
+    overrides = {}
+    for name in _ALL_ARCHITECTURE_FLAGS:
+        value = getattr(config, name, None)
+        if value is None:
+            continue
+        if name not in allowed:
+            raise ValueError(
+                f"--{name} does not apply to --model={config.model}; it takes "
+                f"{', '.join('--' + flag for flag in allowed)}."
+            )
+        overrides[name] = value
+    return model_class.from_preset(
         config.preset,
         image_shape=dataset.image_shape,
         num_levels=dataset.num_levels,
         num_classes=dataset.num_classes if config.class_conditional else None,
+        **fixed,
         **overrides,
     )
 
@@ -96,7 +128,7 @@ def _output_path(config, default_name):
 
 
 def train(config):
-    """Trains a PixelCNN++ (or resumes one) and writes samples and metrics."""
+    """Trains a model (or resumes one) and writes samples and metrics."""
     keras.utils.set_random_seed(config.seed)
     dataset = _load_dataset(config)
     latest = training.latest_checkpoint(config.workdir)
@@ -123,7 +155,8 @@ def train(config):
             )
         )
     print(
-        f"PixelCNN++ '{config.preset}' on {dataset.name}: images {dataset.image_shape}, "
+        f"{_model_choice(config)[2]} '{config.preset}' on {dataset.name}: "
+        f"images {dataset.image_shape}, "
         f"{dataset.num_levels} levels, {model.count_params():,} parameters."
     )
     if initial_epoch >= config.epochs:
@@ -147,6 +180,7 @@ def train(config):
     )
     losses = history.history.get("loss", [])
     metrics = {
+        "model": getattr(config, "model", "pixel_cnn_pp"),
         "dataset": dataset.name,
         "preset": config.preset,
         "image_shape": list(model.image_shape),

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from pixel_keras import commands
+from pixel_keras import data
 from pixel_keras import training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -19,6 +20,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def _config(workdir, **overrides):
     values = dict(
         workdir=str(workdir),
+        model="pixel_cnn_pp",
         dataset="digits",
         data_dir=None,
         num_levels=None,
@@ -28,6 +30,8 @@ def _config(workdir, **overrides):
         num_hierarchies=None,
         num_logistic_mix=2,
         dropout=None,
+        num_layers=None,
+        output_filters=None,
         class_conditional=False,
         epochs=1,
         batch_size=64,
@@ -65,8 +69,6 @@ def test_eval_matches_summed_log_prob_and_writes_heatmap(trained_workdir):
     metrics = commands.evaluate(_config(trained_workdir))
     assert os.path.exists(trained_workdir / "nll_heatmap.png")
     model = training.load_checkpoint(training.latest_checkpoint(str(trained_workdir))[1])
-    from pixel_keras import data
-
     images, _ = data.images_and_labels(data.load("digits").test)
     bits = model.bits_per_dim(images).numpy().astype(np.float64).mean()
     np.testing.assert_allclose(metrics["test_bits_per_dim"], bits, rtol=1e-5)
@@ -96,6 +98,43 @@ def test_resume_without_checkpoint_and_missing_checkpoint_are_clear(tmp_path):
         commands.train(_config(tmp_path, resume=True))
     with pytest.raises(FileNotFoundError, match="train first"):
         commands.sample(_config(tmp_path))
+
+
+@pytest.mark.parametrize("model", ["pixel_cnn", "row_lstm", "diagonal_bilstm"])
+def test_pixel_rnn_paper_models_train_eval_sample_complete(tmp_path, model):
+    config = _config(
+        tmp_path,
+        model=model,
+        num_filters=6,
+        num_resnet=None,
+        num_logistic_mix=None,
+        num_layers=1,
+        output_filters=8,
+        batch_size=128,
+    )
+    metrics = commands.train(config)
+    assert metrics["model"] == model
+    first_loss = metrics["train_bits_per_dim"]
+    # Uniform over 17 levels is log2(17) = 4.09 bits/dim; one epoch beats it.
+    assert first_loss < np.log2(17)
+    model_class = type(training.load_checkpoint(training.latest_checkpoint(str(tmp_path))[1]))
+    assert model_class.__name__ == ("PixelCNN" if model == "pixel_cnn" else "PixelRNN")
+    evaluation = commands.evaluate(config)
+    np.testing.assert_allclose(
+        evaluation["test_bits_per_dim"], metrics["test_bits_per_dim"], rtol=1e-5
+    )
+    samples = commands.sample(_config(tmp_path, model=model, seed=5))
+    assert samples.shape == (4, 8, 8, 1) and samples.max() <= 16
+    completed = commands.complete(config)
+    images, _ = data.images_and_labels(data.load("digits").test, limit=4)
+    np.testing.assert_array_equal(completed[:, :4], images[:, :4])
+
+
+def test_architecture_flag_of_another_model_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="does not apply to --model=row_lstm"):
+        commands.train(_config(tmp_path, model="row_lstm"))
+    with pytest.raises(ValueError, match="--num_layers does not apply"):
+        commands.train(_config(tmp_path, num_layers=2))
 
 
 def test_main_py_runs_and_reports_bad_flags(tmp_path):
