@@ -44,39 +44,37 @@ def unskew(x):
     return x[:, :, :width]
 
 
-def _diagonal_scan(skewed_gates, state_kernels, biases):
-    """Runs D Diagonal LSTMs at once over the columns of skewed maps.
+def _diagonal_scan(skewed_gates, state_kernel, bias):
+    """Runs a Diagonal LSTM over the columns of a skewed map of gates.
 
     Args:
-        skewed_gates: `(D, B, H, S, 4u)` input-to-state gates, skewed.
-        state_kernels: `(D, 2u, 4u)` state-to-state kernels; rows `[:u]` act
-            on the previous column's row `r - 1`, rows `[u:]` on its row `r`.
-        biases: `(D, 4u)`.
+        skewed_gates: `(B, H, S, 4u)` skewed input-to-state gates.
+        state_kernel: `(2u, 4u)` state-to-state kernel; rows `[:u]` act on
+            the previous column's row `r - 1`, rows `[u:]` on its row `r`.
+        bias: `(4u,)` gate biases.
 
     Returns:
-        `(D, B, H, S, u)` hidden states, skewed.
+        `(B, H, S, u)` skewed hidden states.
     """
-    num_directions = ops.shape(skewed_gates)[0]
-    units = ops.shape(state_kernels)[-1] // 4
-    columns = ops.transpose(skewed_gates, (3, 0, 1, 2, 4))
+    units = state_kernel.shape[-1] // 4
+    # Rows first, so that the scan steps over columns; the bias is added to
+    # the whole map once rather than at every step.
+    columns = ops.transpose(skewed_gates + bias, (2, 0, 1, 3))
     zeros = ops.zeros_like(columns[0, ..., :units])
-    biases = biases[:, None, None, :]
 
     def step(states, column_gates):
         hidden, cell = states
-        # The 2 x 1 column convolution: rows r - 1 and r of the previous
-        # column (a zero row above the top), as one batched matmul.
-        above = ops.pad(hidden, [[0, 0], [0, 0], [1, 0], [0, 0]])[:, :, :-1]
+        # The 2 x 1 column convolution over rows r - 1 and r of the previous
+        # column (a zero row above the top).
+        above = ops.pad(hidden, [[0, 0], [1, 0], [0, 0]])[:, :-1]
         taps = ops.concatenate([above, hidden], axis=-1)
-        batch_rows = ops.shape(taps)[1] * ops.shape(taps)[2]
-        recurrent = ops.matmul(
-            ops.reshape(taps, (num_directions, batch_rows, 2 * units)), state_kernels
-        )
-        gates = column_gates + ops.reshape(recurrent, ops.shape(column_gates)) + biases
+        # A 2-D matmul: one GEMM instead of a batch of small ones.
+        recurrent = ops.matmul(ops.reshape(taps, (-1, 2 * units)), state_kernel)
+        gates = column_gates + ops.reshape(recurrent, ops.shape(column_gates))
         return list(lstm_update(gates, cell))
 
     hidden, _ = tf.scan(step, columns, initializer=[zeros, zeros])
-    return ops.transpose(hidden, (1, 2, 3, 0, 4))
+    return ops.transpose(hidden, (1, 2, 0, 3))
 
 
 def _check_units(units):
@@ -153,10 +151,7 @@ class DiagonalLSTM(keras.layers.Layer):
 
     def call(self, inputs):
         gates = skew(self.input_to_state(inputs))
-        hidden = _diagonal_scan(
-            gates[None], self.state_kernel[None], self.bias[None]
-        )
-        return unskew(hidden[0])
+        return unskew(_diagonal_scan(gates, self.state_kernel, self.bias))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
@@ -184,8 +179,7 @@ class DiagonalBiLSTM(keras.layers.Layer):
     mirrored back, and is shifted down by one row before the two are added,
     so that no pixel sees the pixels to its right in its own row. The sum
     sees every pixel before `(r, c)` in raster order: all rows above, and the
-    pixels to the left in row `r`. Both directions advance in one scan of
-    `W + H - 1` steps.
+    pixels to the left in row `r`.
 
     Args:
         units: int, hidden units h of each direction (the output channels).
@@ -238,21 +232,10 @@ class DiagonalBiLSTM(keras.layers.Layer):
         self.backward_lstm.build(input_shape)
 
     def call(self, inputs):
-        mirrored = ops.flip(inputs, axis=2)
-        gates = ops.stack(
-            [
-                skew(self.forward_lstm.input_to_state(inputs)),
-                skew(self.backward_lstm.input_to_state(mirrored)),
-            ]
-        )
-        directions = (self.forward_lstm, self.backward_lstm)
-        hidden = _diagonal_scan(
-            gates,
-            ops.concatenate([d.state_kernel[None] for d in directions]),
-            ops.concatenate([d.bias[None] for d in directions]),
-        )
-        forward = unskew(hidden[0])
-        backward = ops.flip(unskew(hidden[1]), axis=2)
+        # Two independent scans (rather than one over both directions): TF
+        # may run them concurrently, and each step stays a few small ops.
+        forward = self.forward_lstm(inputs)
+        backward = ops.flip(self.backward_lstm(ops.flip(inputs, axis=2)), axis=2)
         # Row r of the backward direction saw row r to the right of each
         # pixel; moved down a row, it only brings in rows above.
         backward = ops.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]

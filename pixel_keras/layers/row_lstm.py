@@ -105,27 +105,36 @@ class RowLSTM(keras.layers.Layer):
         padded = ops.pad(hidden, [[0, 0], [half, half], [0, 0]])
         width = ops.shape(hidden)[1]
         taps = [padded[:, tap : tap + width] for tap in range(self.kernel_size)]
-        return ops.matmul(ops.concatenate(taps, axis=-1), self.state_kernel)
+        taps = ops.concatenate(taps, axis=-1)
+        # A 2-D matmul: one GEMM instead of a batch of small ones.
+        recurrent = ops.matmul(
+            ops.reshape(taps, (-1, self.kernel_size * self.units)), self.state_kernel
+        )
+        return ops.reshape(recurrent, (*ops.shape(hidden)[:-1], 4 * self.units))
 
     def step(self, row_gates, states):
         """One row: `(row_gates (B, W, 4u), [h, c]) -> (h, [h, c])`.
 
-        `row_gates` is the row's input-to-state output; this is the cell of
-        the recurrence, which a sampler can call row by row.
+        `row_gates` is the row's input-to-state output (`input_to_state`
+        applied to the row); this is the cell of the recurrence, which a
+        sampler can call row by row.
         """
+        return self._biased_step(row_gates + self.bias, states)
+
+    def _biased_step(self, row_gates, states):
         hidden, cell = states
-        gates = row_gates + self.state_to_state(hidden) + self.bias
-        hidden, cell = lstm_update(gates, cell)
+        hidden, cell = lstm_update(row_gates + self.state_to_state(hidden), cell)
         return hidden, [hidden, cell]
 
     def call(self, inputs):
-        gates = self.input_to_state(inputs)
+        # The bias joins the input-to-state gates once, for the whole map.
+        gates = self.input_to_state(inputs) + self.bias
         # Rows first, so that the scan steps over them.
         gates = ops.transpose(gates, (1, 0, 2, 3))
         zeros = ops.zeros_like(gates[0, ..., : self.units])
 
         def scan_step(states, row_gates):
-            _, states = self.step(row_gates, states)
+            _, states = self._biased_step(row_gates, states)
             return states
 
         hidden, _ = tf.scan(scan_step, gates, initializer=[zeros, zeros])
