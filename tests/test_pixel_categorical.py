@@ -194,15 +194,6 @@ def test_zero_probability_categories_at_both_ends_at_u_zero():
     np.testing.assert_array_equal(values, [2.0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "categorical_from_uniforms draws a zero-probability last category when "
-        "u is at or above the float32 cumulative sum of the other categories, "
-        "which rounds below 1 (e.g. u = 1 - 2**-23, a value tf.random.uniform "
-        "returns)"
-    ),
-)
 def test_zero_probability_last_category_is_never_drawn_near_u_one():
     rng = np.random.default_rng(8)
     logits = (3.0 * rng.normal(size=(2000, 5))).astype("float32")

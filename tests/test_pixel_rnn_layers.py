@@ -253,15 +253,6 @@ def test_row_lstm_kernel_five_matches_numpy_recurrence():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Diagonal layers scan the skew padding too: with a non-zero g-gate "
-        "bias the padding left of row r holds a bias-driven, row-dependent "
-        "state that pixel (r, 0) reads as its left neighbour, instead of a "
-        "zero state"
-    ),
-)
 @pytest.mark.parametrize("kind", ["diagonal", "bidiagonal"])
 def test_diagonal_layers_match_numpy_recurrence_with_all_biases(kind):
     layer = _built(kind, 3, 2)

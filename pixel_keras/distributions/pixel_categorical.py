@@ -72,5 +72,9 @@ def categorical_from_uniforms(logits, uniforms):
         `(...)` float values in `[0, L - 1]`.
     """
     cumulative = tf.math.cumsum(tf.nn.softmax(logits, axis=-1), axis=-1)
+    # Normalized by the total, which float32 rounding can leave below 1: a
+    # zero-probability last category then ends exactly at 1 and a uniform in
+    # [0, 1) never reaches it.
+    cumulative = cumulative / cumulative[..., -1:]
     below = tf.cast(cumulative <= uniforms[..., None], logits.dtype)
     return tf.minimum(tf.reduce_sum(below, axis=-1), tf.cast(tf.shape(logits)[-1] - 1, logits.dtype))

@@ -44,22 +44,25 @@ def unskew(x):
     return x[:, :, :width]
 
 
-def _diagonal_scan(skewed_gates, state_kernel, bias):
+def _diagonal_scan(skewed_gates, state_kernel):
     """Runs a Diagonal LSTM over the columns of a skewed map of gates.
 
+    The skew's padding must hold zero gates: the states left of each row
+    then stay exactly zero (all gates 0 give `c = 0.5 * 0 + 0.5 * tanh(0)`),
+    so pixel `(r, 0)` reads a zero state as its left neighbour.
+
     Args:
-        skewed_gates: `(B, H, S, 4u)` skewed input-to-state gates.
+        skewed_gates: `(B, H, S, 4u)` skewed input-to-state gates, biases
+            included, zero in the padding.
         state_kernel: `(2u, 4u)` state-to-state kernel; rows `[:u]` act on
             the previous column's row `r - 1`, rows `[u:]` on its row `r`.
-        bias: `(4u,)` gate biases.
 
     Returns:
         `(B, H, S, u)` skewed hidden states.
     """
     units = state_kernel.shape[-1] // 4
-    # Rows first, so that the scan steps over columns; the bias is added to
-    # the whole map once rather than at every step.
-    columns = ops.transpose(skewed_gates + bias, (2, 0, 1, 3))
+    # Columns first, so that the scan steps over them.
+    columns = ops.transpose(skewed_gates, (2, 0, 1, 3))
     zeros = ops.zeros_like(columns[0, ..., :units])
 
     def step(states, column_gates):
@@ -150,8 +153,10 @@ class DiagonalLSTM(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        gates = skew(self.input_to_state(inputs))
-        return unskew(_diagonal_scan(gates, self.state_kernel, self.bias))
+        # The bias joins the gates once for the whole map, before the skew,
+        # so that the padding stays zero.
+        gates = skew(self.input_to_state(inputs) + self.bias)
+        return unskew(_diagonal_scan(gates, self.state_kernel))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
