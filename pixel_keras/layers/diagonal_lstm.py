@@ -195,6 +195,14 @@ class DiagonalBiLSTM(keras.layers.Layer):
 
     Call arguments:
         inputs: `(batch, height, width, channels)` features.
+        backward_inputs: optional features of the same height and width for
+            the backward direction only. Because that direction's output is
+            shifted down a row, its input at `(r, c)` may include pixel
+            `(r, c)` itself (a mask-B-like view with every channel). A model
+            whose first layer is a mask-A convolution needs this: otherwise
+            the last pixel of row `r - 1` first appears in features at row
+            `r`, columns `>= W - k // 2`, and outputs left of them never see
+            it.
 
     Output shape:
         `(batch, height, width, units)`.
@@ -236,11 +244,15 @@ class DiagonalBiLSTM(keras.layers.Layer):
         self.forward_lstm.build(input_shape)
         self.backward_lstm.build(input_shape)
 
-    def call(self, inputs):
+    def call(self, inputs, backward_inputs=None):
         # Two independent scans (rather than one over both directions): TF
         # may run them concurrently, and each step stays a few small ops.
         forward = self.forward_lstm(inputs)
-        backward = ops.flip(self.backward_lstm(ops.flip(inputs, axis=2)), axis=2)
+        if backward_inputs is None:
+            backward_inputs = inputs
+        backward = ops.flip(
+            self.backward_lstm(ops.flip(backward_inputs, axis=2)), axis=2
+        )
         # Row r of the backward direction saw row r to the right of each
         # pixel; moved down a row, it only brings in rows above.
         backward = ops.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]

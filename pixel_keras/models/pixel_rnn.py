@@ -28,7 +28,10 @@ class PixelRNN(CategoricalPixelModel):
     goes through ReLU, a 1 x 1 convolution to `output_filters`, ReLU and a
     1 x 1 convolution to the logits of a softmax per channel (sigmoid for
     binarized images). The Row LSTM sees a triangle above each pixel; the
-    Diagonal BiLSTM sees every earlier pixel and is slower.
+    Diagonal BiLSTM sees every earlier pixel and is slower. (Its first layer's
+    backward direction also reads a 7 x 7 mask-B view of the image, which
+    includes each pixel itself: with the mask-A view alone, the last pixel of
+    each row would be invisible to most of the next row.)
 
     Args:
         image_shape: `(height, width, channels)`.
@@ -85,21 +88,33 @@ class PixelRNN(CategoricalPixelModel):
         check_positive_int("output_filters", output_filters, minimum=channels)
 
         inputs, images, condition = image_inputs(image_shape, num_classes)
+        scaled = scaled_images(images, num_levels)
         x = MaskedConv2D(
             2 * num_filters, 7, mask_type="A", num_channel_groups=channels, name="input_conv"
-        )(scaled_images(images, num_levels))
+        )(scaled)
+        backward_inputs = None
+        if kind == "diagonal_bilstm":
+            # The first backward direction also reads each pixel itself (its
+            # output moves down a row), so the last pixel of the row above
+            # reaches every pixel of the next row, not only those within
+            # reach of the mask-A window.
+            backward_inputs = MaskedConv2D(
+                2 * num_filters, 7, mask_type="B", name="input_conv_backward"
+            )(scaled)
         skips = []
         for i in range(num_layers):
             x = add_class_bias(x, condition, f"layer_{i}_class_bias")
             if kind == "row_lstm":
                 lstm = RowLSTM(num_filters, num_channel_groups=channels, name=f"layer_{i}_lstm")
+                y = lstm(x)
             else:
                 lstm = DiagonalBiLSTM(
                     num_filters, num_channel_groups=channels, name=f"layer_{i}_lstm"
                 )
+                y = lstm(x, backward_inputs=backward_inputs if i == 0 else None)
             y = MaskedConv2D(
                 2 * num_filters, 1, num_channel_groups=channels, name=f"layer_{i}_residual"
-            )(lstm(x))
+            )(y)
             x = x + y
             skips.append(
                 MaskedConv2D(
