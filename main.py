@@ -6,9 +6,11 @@
     python main.py eval --workdir=runs/mnist
     python main.py sample --workdir=runs/mnist --num_samples=16
     python main.py complete --workdir=runs/mnist
+    python main.py export --workdir=runs/mnist --export_dir=/models
 
 Everything a run writes goes to --workdir: checkpoints/, logs/ (TensorBoard),
-samples.png, metrics.json, and for `eval` nll_heatmap.png.
+samples.png, metrics.json, and for `eval` nll_heatmap.png; `export` writes a
+TF Serving model version to --export_dir/<model_name>/<version>/.
 """
 
 import os
@@ -17,7 +19,7 @@ import sys
 from absl import app
 from absl import flags
 
-_COMMANDS = ("train", "eval", "sample", "complete")
+_COMMANDS = ("train", "eval", "sample", "complete", "export")
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "workdir", "Folder for checkpoints, logs and outputs.")
@@ -73,10 +75,25 @@ flags.DEFINE_string(
     "output", None, "PNG to write for sample/complete (default: in --workdir)."
 )
 
+flags.DEFINE_string(
+    "export_dir", None, "export: TF Serving base folder (default: <workdir>/export)."
+)
+flags.DEFINE_string(
+    "model_name",
+    None,
+    "export: the model's folder under --export_dir (default: the model kind).",
+)
+flags.DEFINE_integer(
+    "version", None, "export: version number (default: one more than the newest)."
+)
+
 flags.register_validator("batch_size", lambda v: v > 0, "--batch_size must be > 0.")
 flags.register_validator("epochs", lambda v: v > 0, "--epochs must be > 0.")
 flags.register_validator("num_samples", lambda v: v > 0, "--num_samples must be > 0.")
 flags.register_validator("temperature", lambda v: v > 0, "--temperature must be > 0.")
+flags.register_validator(
+    "version", lambda v: v is None or v > 0, "--version must be a positive int."
+)
 flags.register_validator(
     "learning_rate", lambda v: v > 0, "--learning_rate must be > 0."
 )
@@ -96,12 +113,17 @@ def main(argv):
     # TensorFlow.
     from pixel_keras import commands
 
-    run = {
-        "train": commands.train,
-        "eval": commands.evaluate,
-        "sample": commands.sample,
-        "complete": commands.complete,
-    }[command]
+    if command == "export":
+        from export import command as export_command
+
+        run = export_command.export
+    else:
+        run = {
+            "train": commands.train,
+            "eval": commands.evaluate,
+            "sample": commands.sample,
+            "complete": commands.complete,
+        }[command]
     try:
         run(FLAGS)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:

@@ -1,7 +1,13 @@
-"""SavedModel export for TF Serving.
+"""SavedModel export of pixel_keras models for TF Serving.
 
-This package is the home of the export module and its command line entry
-(`main.py export`); it is kept apart from the flags binary and from the
-`pixel_keras` library, which never imports it. The signatures (`sample`,
-`log_prob`, `complete`) are not written yet: see BUILD.md, "Status".
+Kept apart from the flags binary and from the `pixel_keras` library, which
+never imports it. `export_model` writes `EXPORT_DIR/<model_name>/<version>/`
+with the `serving_default` (sample), `sample_with_temperature`, `log_prob`
+and `complete` signatures and TF Serving warm-up requests.
 """
+
+from export.saved_model import SIGNATURE_NAMES
+from export.saved_model import export_model
+from export.saved_model import serving_functions
+
+__all__ = ["SIGNATURE_NAMES", "export_model", "serving_functions"]

@@ -95,7 +95,8 @@ def _check_matches(model, dataset):
         )
 
 
-def _restore(config):
+def restore(config):
+    """The model of --checkpoint, or of the newest checkpoint in --workdir."""
     if config.checkpoint:
         return training.load_checkpoint(config.checkpoint)
     latest = training.latest_checkpoint(config.workdir)
@@ -204,7 +205,7 @@ def train(config):
 def evaluate(config):
     """Test bits/dim of a checkpoint and a heatmap of the per-pixel NLL."""
     dataset = _load_dataset(config)
-    model = _restore(config)
+    model = restore(config)
     _check_matches(model, dataset)
     evaluation = training.evaluate(model, dataset.test)
     heatmap_path = os.path.join(config.workdir, "nll_heatmap.png")
@@ -231,7 +232,7 @@ def evaluate(config):
 
 def sample(config):
     """Draws --num_samples images from a checkpoint into a PNG grid."""
-    model = _restore(config)
+    model = restore(config)
     path = _output_path(config, f"samples-seed{config.seed}.png")
     samples = _draw_samples(model, config)
     images_lib.write_png(path, images_lib.image_grid(samples, model.num_levels))
@@ -242,7 +243,7 @@ def sample(config):
 def complete(config):
     """Completes the bottom half of test images; writes originals | given | completed."""
     dataset = _load_dataset(config)
-    model = _restore(config)
+    model = restore(config)
     _check_matches(model, dataset)
     path = _output_path(config, f"completions-seed{config.seed}.png")
     images, labels = data_lib.images_and_labels(dataset.test, limit=config.num_samples)

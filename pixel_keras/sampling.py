@@ -181,7 +181,7 @@ def _naive_subpixel_loop(model):
             outputs = model(model.make_inputs(images, labels), training=False)
             logits = model.channel_logits(outputs[:, row, col])[:, channel]
             values = pixel_categorical.categorical_from_uniforms(
-                logits / temperature, noise[:, row, col, channel]
+                logits / temperature[:, tf.newaxis], noise[:, row, col, channel]
             )
             write = tf.logical_and(
                 tf.logical_and(
@@ -204,12 +204,25 @@ def _naive_subpixel_loop(model):
     return loop
 
 
-def _check_temperature(temperature):
+def _check_temperature(temperature, num):
+    """A positive scalar, or one per image: float32 `[num]`."""
     if isinstance(temperature, (int, float)) and not temperature > 0:
         raise ValueError(
             f"Expected a positive `temperature`. Received: temperature={temperature}"
         )
-    return tf.cast(temperature, tf.float32)
+    temperature = tf.cast(temperature, tf.float32)
+    if temperature.shape.rank not in (0, 1) or (
+        temperature.shape.rank == 1 and temperature.shape[0] not in (None, num)
+    ):
+        raise ValueError(
+            f"Expected `temperature` to be a scalar or of shape ({num},). "
+            f"Received: temperature.shape={tuple(temperature.shape)}"
+        )
+    if tf.executing_eagerly() and not bool(tf.reduce_all(temperature > 0)):
+        raise ValueError(
+            f"Expected a positive `temperature`. Received: {temperature.numpy()}"
+        )
+    return tf.broadcast_to(temperature, [num])
 
 
 def _check_labels(model, labels, num):
@@ -256,7 +269,8 @@ def sample(model, num, seed, labels=None, temperature=1.0):
         num: positive int, the number of images.
         seed: int, int `[2]`, or int `[num, 2]` per-image seeds.
         labels: int `(num,)` for a class-conditional model, else None.
-        temperature: positive float passed to `model.output_distribution`.
+        temperature: positive float, or float `(num,)` (one per image),
+            passed to `model.output_distribution`.
 
     Returns:
         uint8 `(num, height, width, channels)` images.
@@ -322,8 +336,28 @@ def complete(model, images, known_mask, seed, labels=None, temperature=1.0):
 def _run(model, images, known, seed, labels, temperature):
     num = images.shape[0]
     labels = _check_labels(model, labels, num)
-    temperature = _check_temperature(temperature)
+    temperature = _check_temperature(temperature, num)
     seeds = per_image_seeds(seed, num)
+    return draw(model, images, known, seeds, labels, temperature)
+
+
+def draw(model, images, known, seeds, labels, temperature):
+    """The sampling loop on checked tensors; traceable with an unknown batch.
+
+    `sample` and `complete` check their arguments and call this; an exported
+    serving function (which checks its requests in the graph) calls it too.
+
+    Args:
+        model: a pixel_keras model.
+        images: float32 `(batch, height, width, channels)`, the known values.
+        known: bool `(batch, height, width)`.
+        seeds: int32 `(batch, 2)`, one stateless seed per image.
+        labels: int32 `(batch,)` or None.
+        temperature: float32 `(batch,)`.
+
+    Returns:
+        uint8 images.
+    """
     noise = _noise_per_image(model, seeds)
     loop = _naive_subpixel_loop(model) if model.samples_subpixels else _naive_loop(model)
     return loop(images, known, labels, *noise, temperature)

@@ -36,8 +36,8 @@ def pixel_categorical(outputs, num_channels, num_levels, temperature=1.0):
             entries `[c * L, (c + 1) * L)` (or entry `c` for Bernoulli).
         num_channels: int C.
         num_levels: int L in `[2, 256]`.
-        temperature: positive float or scalar tensor; logits are divided by
-            it.
+        temperature: positive float, or a tensor that broadcasts to
+            `outputs.shape[:-1]`; logits are divided by it.
 
     Returns:
         `tfd.Independent` with batch shape `outputs.shape[:-1]` and event
@@ -46,7 +46,7 @@ def pixel_categorical(outputs, num_channels, num_levels, temperature=1.0):
     """
     outputs = tf.convert_to_tensor(outputs)
     if not (isinstance(temperature, (int, float)) and temperature == 1.0):
-        outputs = outputs / tf.cast(temperature, outputs.dtype)
+        outputs = outputs / tf.cast(temperature, outputs.dtype)[..., None]
     if num_levels == 2:
         per_channel = tfd.Bernoulli(logits=outputs, dtype=outputs.dtype)
     else:

@@ -199,7 +199,8 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             outputs: `(..., num_params)` tensor, the model's output (for a
                 whole batch `(batch, height, width, num_params)`, or any
                 slice of it that keeps the last axis).
-            temperature: positive float; values below 1 sharpen the mixture
+            temperature: positive float, or a tensor that broadcasts to
+                `outputs.shape[:-1]`; values below 1 sharpen the mixture
                 weights and shrink the scales, above 1 flatten them.
 
         Returns:
@@ -222,9 +223,10 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
                 ops.reshape(outputs[..., k + 2 * k * c :], (*prefix, k, c * (c - 1) // 2))
             )
         if not (isinstance(temperature, (int, float)) and temperature == 1.0):
-            temperature = ops.cast(temperature, outputs.dtype)
+            # A scalar, or one temperature per pixel of the batch shape.
+            temperature = ops.cast(temperature, outputs.dtype)[..., None]
             logits = logits / temperature
-            log_scales = log_scales + ops.log(temperature)
+            log_scales = log_scales + ops.log(temperature)[..., None]
         return DiscretizedLogisticMixture(
             logits=logits,
             locs=locs,
