@@ -54,8 +54,19 @@ def _checked_labels(model, label, batch):
     ]
 
 
+def _checked_shape(name, tensor, expected):
+    """Asserts the non-batch dimensions; loaded signatures do not check them."""
+    shape = ", ".join(str(d) for d in expected)
+    return tf.debugging.assert_equal(
+        tf.shape(tensor)[1:],
+        tf.constant(expected, tf.int32),
+        message=f"`{name}` must have shape [batch, {shape}]",
+    )
+
+
 def _checked_images(model, images):
     return [
+        _checked_shape("images", images, list(model.image_shape)),
         tf.debugging.assert_less_equal(
             images,
             tf.cast(model.num_levels - 1, tf.uint8),
@@ -98,7 +109,9 @@ def serving_functions(model):
 
     def sample(seed, label=None, temperature=None):
         batch = tf.shape(seed)[0]
-        checks = _checked_labels(model, label, batch) if conditional else []
+        checks = [_checked_shape("seed", seed, [2])]
+        if conditional:
+            checks += _checked_labels(model, label, batch)
         if temperature is not None:
             checks += [
                 _check_batch("temperature", temperature, batch),
@@ -129,6 +142,8 @@ def serving_functions(model):
     def complete(images, known_mask, seed, label=None):
         batch = tf.shape(images)[0]
         checks = _checked_images(model, images) + [
+            _checked_shape("known_mask", known_mask, [height, width]),
+            _checked_shape("seed", seed, [2]),
             _check_batch("known_mask", known_mask, batch),
             _check_batch("seed", seed, batch),
         ]
@@ -232,7 +247,11 @@ def _write_warmup_requests(path, model_name, requests):
 
 
 def _next_version(model_dir):
-    versions = [int(name) for name in os.listdir(model_dir) if name.isdigit()]
+    versions = [
+        int(name)
+        for name in os.listdir(model_dir)
+        if name.isascii() and name.isdigit()
+    ]
     return max(versions, default=0) + 1
 
 
@@ -291,9 +310,17 @@ def export_model(model, export_dir, model_name, version=None, warmup=True):
             _write_warmup_requests(
                 os.path.join(staged, WARMUP_FILE), model_name, _example_requests(model)
             )
-        # A rename onto an existing folder fails, so a version written by
-        # someone else meanwhile is not replaced either.
-        os.rename(staged, final)
+        # Checked again just before the rename: another exporter may have
+        # written this version meanwhile (and a rename onto a non-empty
+        # folder fails rather than replacing it).
+        if os.path.exists(final):
+            raise FileExistsError(f"{final!r} appeared during the export; not replaced.")
+        try:
+            os.rename(staged, final)
+        except OSError as error:
+            raise FileExistsError(
+                f"{final!r} appeared during the export; not replaced ({error})."
+            ) from error
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return final

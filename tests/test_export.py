@@ -576,15 +576,6 @@ def _raises(loaded_model, signature, inputs, error=Exception):
     return str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export bug: the serving functions never check the image (or "
-    "known_mask) height/width/channels, and a signature does not check them "
-    "either: a wrong size fails deep in the graph (Reshape / Conv2DBackprop "
-    "sizes, or UnimplementedError 'grouped convolutions' for a wrong channel "
-    "count) without naming `images` or the expected shape, and PixelCNN's "
-    "log_prob silently returns a number for an image of another size",
-)
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize(
     "signature, change",
@@ -740,12 +731,6 @@ def test_next_version_is_one_more_than_the_newest(exported, tmp_path):
     assert _no_temporary_folders(model_dir)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="export bug (minor): _next_version takes every name with "
-    "str.isdigit() as a version, so a folder named '²' (isdigit, but not an "
-    "int) makes version=None fail with int()'s ValueError",
-)
 def test_next_version_ignores_non_ascii_digit_folders(exported, tmp_path):
     for name in ("1", "²"):
         (tmp_path / "m" / name).mkdir(parents=True)
