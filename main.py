@@ -60,8 +60,32 @@ flags.DEFINE_integer(
 flags.DEFINE_bool(
     "class_conditional", False, "Condition on the dataset's class labels."
 )
+flags.DEFINE_enum(
+    "strategy",
+    "auto",
+    ["auto", "one_device", "mirrored", "multi_worker", "tpu"],
+    "tf.distribute strategy: auto (mirrored over several GPUs, else default), "
+    "one_device, mirrored (all GPUs, or the logical CPU devices), "
+    "multi_worker (cluster from TF_CONFIG) or tpu (with --tpu).",
+)
+flags.DEFINE_string("tpu", None, "--strategy=tpu: TPU name, grpc://host:port or 'local'.")
+flags.DEFINE_integer(
+    "num_cpu_devices",
+    None,
+    "Split the CPU into this many logical devices (for --strategy=mirrored "
+    "without GPUs).",
+)
+flags.DEFINE_integer(
+    "backup_steps",
+    None,
+    "Back up weights, optimizer state and epoch every this many steps "
+    "(default: every epoch); a killed run continues from the backup when "
+    "started again with the same command.",
+)
 flags.DEFINE_integer("epochs", 30, "Epochs to train (in total, counting resumed ones).")
-flags.DEFINE_integer("batch_size", 32, "Global batch size.")
+flags.DEFINE_integer(
+    "batch_size", 32, "Global batch size, split across the replicas of --strategy."
+)
 flags.DEFINE_float("learning_rate", 2e-3, "Initial Adam learning rate.")
 flags.DEFINE_float("lr_decay", 0.999995, "Learning-rate factor per step.")
 flags.DEFINE_integer("seed", 0, "Seed for initialization, shuffling and sampling.")
@@ -89,6 +113,12 @@ flags.DEFINE_integer(
 
 flags.register_validator("batch_size", lambda v: v > 0, "--batch_size must be > 0.")
 flags.register_validator("epochs", lambda v: v > 0, "--epochs must be > 0.")
+flags.register_validator(
+    "backup_steps", lambda v: v is None or v > 0, "--backup_steps must be > 0."
+)
+flags.register_validator(
+    "num_cpu_devices", lambda v: v is None or v > 0, "--num_cpu_devices must be > 0."
+)
 flags.register_validator("num_samples", lambda v: v > 0, "--num_samples must be > 0.")
 flags.register_validator("temperature", lambda v: v > 0, "--temperature must be > 0.")
 flags.register_validator(

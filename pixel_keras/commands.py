@@ -12,6 +12,7 @@ import keras
 import numpy as np
 
 from pixel_keras import data as data_lib
+from pixel_keras import distribute
 from pixel_keras import images as images_lib
 from pixel_keras import training
 from pixel_keras.models import PixelCNN
@@ -129,32 +130,54 @@ def _output_path(config, default_name):
 
 
 def train(config):
-    """Trains a model (or resumes one) and writes samples and metrics."""
+    """Trains a model (or resumes one) and writes samples and metrics.
+
+    The model, optimizer and metrics are built in the scope of the
+    `--strategy`. A run that was killed (its `backup/` folder is still in
+    the workdir) continues from its last backup when started again with the
+    same command.
+    """
+    num_cpu_devices = getattr(config, "num_cpu_devices", None)
+    if num_cpu_devices:
+        distribute.split_cpu(num_cpu_devices)
     keras.utils.set_random_seed(config.seed)
+    strategy = distribute.make_strategy(
+        getattr(config, "strategy", "auto"), getattr(config, "tpu", None)
+    )
+    distribute.check_global_batch(config.batch_size, strategy)
     dataset = _load_dataset(config)
     latest = training.latest_checkpoint(config.workdir)
-    if config.resume:
-        if latest is None:
-            raise FileNotFoundError(
-                f"--resume: no checkpoint in {config.workdir!r} to resume from."
+    interrupted = training.has_backup(config.workdir)
+    with strategy.scope():
+        if config.resume and not interrupted:
+            if latest is None:
+                raise FileNotFoundError(
+                    f"--resume: no checkpoint in {config.workdir!r} to resume from."
+                )
+            initial_epoch, path = latest
+            print(f"Resuming from {path} (epoch {initial_epoch}).")
+            model = training.load_checkpoint(path)
+            _check_matches(model, dataset)
+        else:
+            if latest is not None and not interrupted:
+                raise FileExistsError(
+                    f"{config.workdir!r} already holds checkpoints; pass --resume to "
+                    "continue that run, or choose another --workdir."
+                )
+            if interrupted:
+                print(
+                    "Continuing the interrupted run in "
+                    f"{config.workdir!r} from its last backup."
+                )
+            # An interrupted run restarts from a fresh model: the backup
+            # restores its weights, optimizer state and epoch.
+            initial_epoch = 0
+            model = _build_model(config, dataset)
+            model.compile(
+                optimizer=training.make_optimizer(
+                    learning_rate=config.learning_rate, decay_rate=config.lr_decay
+                )
             )
-        initial_epoch, path = latest
-        print(f"Resuming from {path} (epoch {initial_epoch}).")
-        model = training.load_checkpoint(path)
-        _check_matches(model, dataset)
-    else:
-        if latest is not None:
-            raise FileExistsError(
-                f"{config.workdir!r} already holds checkpoints; pass --resume to "
-                "continue that run, or choose another --workdir."
-            )
-        initial_epoch = 0
-        model = _build_model(config, dataset)
-        model.compile(
-            optimizer=training.make_optimizer(
-                learning_rate=config.learning_rate, decay_rate=config.lr_decay
-            )
-        )
     print(
         f"{_model_choice(config)[2]} '{config.preset}' on {dataset.name}: "
         f"images {dataset.image_shape}, "
@@ -171,6 +194,7 @@ def train(config):
         batch_size=config.batch_size,
         seed=config.seed,
         initial_epoch=initial_epoch,
+        backup_steps=getattr(config, "backup_steps", None),
     )
     seconds = time.time() - started
     evaluation = training.evaluate(model, dataset.test)

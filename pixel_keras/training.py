@@ -15,6 +15,7 @@ from pixel_keras import data as data_lib
 from pixel_keras import images as images_lib
 
 CHECKPOINT_DIR = "checkpoints"
+BACKUP_DIR = "backup"
 LOG_DIR = "logs"
 _CHECKPOINT_PATTERN = re.compile(r"epoch-(\d+)\.keras$")
 
@@ -51,9 +52,15 @@ def input_pipelines(dataset, batch_size, conditional, seed=0):
 
     train = data_lib.batched(dataset.train, batch_size, shuffle=True, seed=seed)
     test = data_lib.batched(dataset.test, batch_size)
+    # Under a multi-worker strategy each worker keeps its share of every
+    # batch: the data come from memory or TFDS, not from one file per worker.
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA
+    )
     return (
-        train.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE),
-        test.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE),
+        train.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE).with_options(options),
+        test.map(to_inputs, num_parallel_calls=tf.data.AUTOTUNE).with_options(options),
     )
 
 
@@ -65,6 +72,11 @@ def checkpoints(workdir):
         if match:
             found.append((int(match.group(1)), path))
     return sorted(found)
+
+
+def has_backup(workdir):
+    """Whether `workdir` holds the backup of a run that did not finish."""
+    return os.path.isdir(os.path.join(workdir, BACKUP_DIR))
 
 
 def latest_checkpoint(workdir):
@@ -127,6 +139,7 @@ def train(
     initial_epoch=0,
     verbose=1,
     extra_callbacks=(),
+    backup_steps=None,
 ):
     """Trains `model` on `dataset`, checkpointing into `workdir`.
 
@@ -140,6 +153,10 @@ def train(
         initial_epoch: epoch to resume from.
         verbose: Keras verbosity (1 shows a progress bar).
         extra_callbacks: more Keras callbacks.
+        backup_steps: back up the weights, optimizer state and epoch to
+            `workdir/backup` every this many steps (None: every epoch); a
+            killed run started again continues from there. The backup is
+            removed when training ends.
 
     Returns:
         The `keras.callbacks.History` of `fit`.
@@ -147,6 +164,14 @@ def train(
     conditional = getattr(model, "num_classes", None) is not None
     train_data, test_data = input_pipelines(dataset, batch_size, conditional, seed)
     callbacks = [
+        # Restores a killed run (weights, optimizer state, epoch) before the
+        # first step. It keeps the previous backup beside the newest, so a
+        # kill while writing one falls back to the other.
+        keras.callbacks.BackupAndRestore(
+            os.path.join(workdir, BACKUP_DIR),
+            save_freq=backup_steps or "epoch",
+            double_checkpoint=True,
+        ),
         AtomicModelCheckpoint(workdir),
         keras.callbacks.TensorBoard(log_dir=os.path.join(workdir, LOG_DIR)),
         *extra_callbacks,

@@ -43,6 +43,10 @@ def _config(workdir, **overrides):
         num_samples=4,
         temperature=1.0,
         output=None,
+        strategy="auto",
+        tpu=None,
+        num_cpu_devices=None,
+        backup_steps=None,
     )
     values.update(overrides)
     return types.SimpleNamespace(**values)
