@@ -13,6 +13,7 @@ import numpy as np
 
 from pixel_keras import data as data_lib
 from pixel_keras import distribute
+from pixel_keras import multi_worker
 from pixel_keras import images as images_lib
 from pixel_keras import training
 from pixel_keras.models import PixelCNN
@@ -197,6 +198,10 @@ def train(config):
         backup_steps=getattr(config, "backup_steps", None),
     )
     seconds = time.time() - started
+    if multi_worker.is_multi_worker(strategy) and not multi_worker.is_chief():
+        losses = history.history.get("loss", [])
+        print(f"Worker {multi_worker.task_index()} done; the chief writes the outputs.")
+        return {"train_bits_per_dim": float(losses[-1]) if losses else None}
     evaluation = training.evaluate(model, dataset.test)
     samples = _draw_samples(model, config)
     images_lib.write_png(

@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from pixel_keras import data as data_lib
 from pixel_keras import images as images_lib
+from pixel_keras import multi_worker
 
 CHECKPOINT_DIR = "checkpoints"
 BACKUP_DIR = "backup"
@@ -75,8 +76,9 @@ def checkpoints(workdir):
 
 
 def has_backup(workdir):
-    """Whether `workdir` holds the backup of a run that did not finish."""
-    return os.path.isdir(os.path.join(workdir, BACKUP_DIR))
+    """Whether `workdir` holds the backup of a run that did not finish (the
+    chief's `backup/`, or another worker's `backup-worker-N/`)."""
+    return bool(glob.glob(os.path.join(workdir, BACKUP_DIR + "*")))
 
 
 def latest_checkpoint(workdir):
@@ -163,19 +165,40 @@ def train(
     """
     conditional = getattr(model, "num_classes", None) is not None
     train_data, test_data = input_pipelines(dataset, batch_size, conditional, seed)
+    strategy = model.distribute_strategy
+    chief = not multi_worker.is_multi_worker(strategy) or multi_worker.is_chief()
+    # Every worker backs up its own (identical) state: restoring needs no
+    # shared storage. Only the chief writes checkpoints and logs.
+    backup_dir = BACKUP_DIR if chief else f"{BACKUP_DIR}-worker-{multi_worker.task_index()}"
     callbacks = [
         # Restores a killed run (weights, optimizer state, epoch) before the
         # first step. It keeps the previous backup beside the newest, so a
         # kill while writing one falls back to the other.
         keras.callbacks.BackupAndRestore(
-            os.path.join(workdir, BACKUP_DIR),
+            os.path.join(workdir, backup_dir),
             save_freq=backup_steps or "epoch",
             double_checkpoint=True,
         ),
-        AtomicModelCheckpoint(workdir),
-        keras.callbacks.TensorBoard(log_dir=os.path.join(workdir, LOG_DIR)),
+        *(
+            [
+                AtomicModelCheckpoint(workdir),
+                keras.callbacks.TensorBoard(log_dir=os.path.join(workdir, LOG_DIR)),
+            ]
+            if chief
+            else []
+        ),
         *extra_callbacks,
     ]
+    if multi_worker.is_multi_worker(strategy):
+        return multi_worker.fit_multi_worker(
+            model,
+            strategy,
+            train_data,
+            epochs,
+            callbacks=callbacks,
+            initial_epoch=initial_epoch,
+            verbose=verbose,
+        )
     return model.fit(
         train_data,
         validation_data=test_data,

@@ -189,3 +189,61 @@ def test_killed_run_continues_from_its_backup(tmp_path):
     assert np.isfinite(metrics["test_bits_per_dim"])
     names = sorted(os.listdir(workdir / "checkpoints"))
     assert names == ["epoch-0001.keras", "epoch-0002.keras", "epoch-0003.keras"]
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_multi_worker_trains_in_sync_and_only_the_chief_writes(tmp_path):
+    ports = [_free_port(), _free_port()]
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}
+    workers = []
+    for index in range(2):
+        env = dict(
+            ENV,
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        workers.append(
+            subprocess.Popen(
+                [sys.executable, "main.py", "train", "--strategy=multi_worker",
+                 f"--workdir={tmp_path / f'worker{index}'}", "--epochs=2",
+                 "--batch_size=32", "--num_filters=8", "--num_logistic_mix=2",
+                 "--dropout=0.5", "--num_samples=2"],
+                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True,
+            )
+        )
+    outputs = []
+    try:
+        for worker in workers:
+            output, _ = worker.communicate(timeout=300)
+            assert worker.returncode == 0, output[-3000:]
+            outputs.append(output)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.kill()
+
+    def lines(output, prefix):
+        return [line for line in output.splitlines() if line.startswith(prefix)]
+
+    # The same losses every epoch and the same final weights on both workers.
+    assert len(lines(outputs[0], "Epoch ")) == 2
+    assert [line.split(" (")[0] for line in lines(outputs[0], "Epoch ")] == [
+        line.split(" (")[0] for line in lines(outputs[1], "Epoch ")
+    ]
+    fingerprints = [lines(output, "Weights fingerprint") for output in outputs]
+    assert fingerprints[0] and fingerprints[0] == fingerprints[1]
+    # Only the chief (worker 0) writes checkpoints, logs, samples, metrics.
+    chief, other = tmp_path / "worker0", tmp_path / "worker1"
+    assert sorted(os.listdir(chief / "checkpoints")) == [
+        "epoch-0001.keras", "epoch-0002.keras"
+    ]
+    assert (chief / "metrics.json").exists() and (chief / "samples.png").exists()
+    assert not (other / "checkpoints").exists() and not (other / "metrics.json").exists()
+    assert not list(chief.glob("backup*")) and not list(other.glob("backup*"))
