@@ -189,6 +189,18 @@ def test_killed_run_continues_from_its_backup(tmp_path):
     assert np.isfinite(metrics["test_bits_per_dim"])
     names = sorted(os.listdir(workdir / "checkpoints"))
     assert names == ["epoch-0001.keras", "epoch-0002.keras", "epoch-0003.keras"]
+    # The optimizer state came back with the weights: its step count goes on
+    # from the backup's (a fresh optimizer would have run only the 2 epochs
+    # after the restart, 2 x 94 steps).
+    from pixel_keras import training
+
+    model = training.load_checkpoint(str(workdir / "checkpoints" / names[-1]))
+    steps_per_epoch = -(-1500 // 16)
+    iterations = int(model.optimizer.iterations.numpy())
+    assert iterations >= 2 * steps_per_epoch + 5 * (killed_at["batch"] // 5)
+    assert iterations > 2 * steps_per_epoch
+    weights = np.concatenate([w.ravel() for w in model.get_weights()])
+    assert np.all(np.isfinite(weights))
 
 
 def _free_port():
