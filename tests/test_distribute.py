@@ -259,3 +259,42 @@ def test_multi_worker_trains_in_sync_and_only_the_chief_writes(tmp_path):
     assert (chief / "metrics.json").exists() and (chief / "samples.png").exists()
     assert not (other / "checkpoints").exists() and not (other / "metrics.json").exists()
     assert not list(chief.glob("backup*")) and not list(other.glob("backup*"))
+
+
+def test_backup_restores_optimizer_state_and_ema_weights(tmp_path):
+    import keras
+
+    from pixel_keras import data
+    from pixel_keras.models import PixelCNNPlusPlus
+
+    images, _ = data.images_and_labels(data.load("digits").train, limit=32)
+    images = images.astype("float32")
+
+    def compiled():
+        model = PixelCNNPlusPlus.from_preset("tiny", num_filters=8, num_logistic_mix=2)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3, use_ema=True, ema_momentum=0.9))
+        return model
+
+    class Snapshot(keras.callbacks.Callback):
+        # What the backup holds: the state at the last epoch's end (after
+        # it, Keras' fit swaps the EMA values into the model).
+        def on_epoch_end(self, epoch, logs=None):
+            self.weights = [w.copy() for w in self.model.get_weights()]
+            self.optimizer = [v.numpy().copy() for v in self.model.optimizer.variables]
+
+    trained, snapshot = compiled(), Snapshot()
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)
+    trained.fit(images, batch_size=16, epochs=2, callbacks=[backup, snapshot], verbose=0)
+
+    restored = compiled()
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"), delete_checkpoint=False)
+    backup.set_model(restored)
+    backup.on_train_begin()
+    assert restored._initial_epoch == 2
+    # The EMA weights are optimizer variables, so the backup holds them.
+    assert any("average" in variable.path for variable in restored.optimizer.variables)
+    assert len(restored.optimizer.variables) == len(snapshot.optimizer)
+    for mine, theirs in zip(restored.optimizer.variables, snapshot.optimizer):
+        np.testing.assert_array_equal(mine.numpy(), theirs, err_msg=mine.path)
+    for mine, theirs in zip(restored.get_weights(), snapshot.weights):
+        np.testing.assert_array_equal(mine, theirs)
