@@ -261,6 +261,8 @@ def export_model(model, export_dir, model_name, version=None, warmup=True):
     The SavedModel is written to a temporary folder beside the version
     folders (TF Serving loads only numeric names) and renamed into place, so
     a crash never leaves a half-written version that a server would load.
+    When the model's optimizer keeps EMA (Polyak) weights, the export serves
+    those; dropout is off in every signature.
 
     Args:
         model: a pixel_keras model.
@@ -297,6 +299,14 @@ def export_model(model, export_dir, model_name, version=None, warmup=True):
             "--version, or none to write the next one."
         )
 
+    # A model trained with EMA (Polyak) weights serves those, as Keras' own
+    # fit leaves them at its end; the caller's model gets its weights back.
+    optimizer = getattr(model, "optimizer", None)
+    uses_ema = bool(optimizer is not None and optimizer.built and optimizer.use_ema)
+    current = [variable.numpy() for variable in model.trainable_variables]
+    if uses_ema:
+        optimizer.finalize_variable_values(model.trainable_variables)
+
     archive = keras.export.ExportArchive()
     archive.track(model)
     for name, (function, signature) in serving_functions(model).items():
@@ -323,4 +333,7 @@ def export_model(model, export_dir, model_name, version=None, warmup=True):
             ) from error
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
+        if uses_ema:
+            for variable, value in zip(model.trainable_variables, current):
+                variable.assign(value)
     return final

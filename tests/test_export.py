@@ -866,3 +866,38 @@ def test_main_py_export_runs_and_never_overwrites(trained_workdir, tmp_path):
     assert "never overwrites" in again.stderr
     assert os.listdir(tmp_path / "pixel_cnn_pp") == ["1"]
     assert _files(tmp_path / "pixel_cnn_pp" / "1") == before
+
+
+def test_export_serves_the_ema_weights_and_keeps_the_model(tmp_path):
+    from pixel_keras.models import PixelCNNPlusPlus
+
+    model = PixelCNNPlusPlus.from_preset(
+        "tiny", image_shape=(4, 4, 1), num_filters=8, num_logistic_mix=2
+    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-2, use_ema=True, ema_momentum=0.5))
+    images = np.random.default_rng(0).integers(0, 17, size=(8, 4, 4, 1)).astype("float32")
+    model.fit(images, batch_size=4, epochs=1, verbose=0)
+    # Move the weights away from their averages, as after more steps.
+    raw = [variable.numpy() + 0.05 for variable in model.trainable_variables]
+    for variable, value in zip(model.trainable_variables, raw):
+        variable.assign(value)
+    raw_log_prob = model.log_prob(images).numpy()
+
+    path = export_model(model, str(tmp_path), "ema", warmup=False)
+
+    for variable, value in zip(model.trainable_variables, raw):
+        np.testing.assert_array_equal(variable.numpy(), value)  # given back
+    averages = [
+        model.optimizer._model_variables_moving_average[
+            model.optimizer._get_variable_index(variable)
+        ].numpy()
+        for variable in model.trainable_variables
+    ]
+    for variable, value in zip(model.trainable_variables, averages):
+        variable.assign(value)
+    ema_log_prob = model.log_prob(images).numpy()
+    assert not np.allclose(ema_log_prob, raw_log_prob)
+    served = tf.saved_model.load(path).signatures["log_prob"](
+        images=tf.constant(images, tf.uint8)
+    )["log_prob_nats"].numpy()
+    np.testing.assert_allclose(served, ema_log_prob, rtol=1e-5)
