@@ -109,6 +109,22 @@ def _noise_per_image(model, seeds):
     )
 
 
+def _first_unknown_pixel(known):
+    """Raster index of the first pixel unknown in any image (H * W if none).
+
+    Pixels before it are never redrawn, so the loops start there.
+    """
+    num_pixels = tf.shape(known)[1] * tf.shape(known)[2]
+    any_unknown = tf.reduce_any(
+        tf.reshape(tf.logical_not(known), [-1, num_pixels]), axis=0
+    )
+    return tf.where(
+        tf.reduce_any(any_unknown),
+        tf.argmax(tf.cast(any_unknown, tf.int32), output_type=tf.int32),
+        num_pixels,
+    )
+
+
 def _naive_loop(model):
     """The traced per-pixel loop of `model`, built once."""
     if model in _LOOPS:
@@ -118,14 +134,7 @@ def _naive_loop(model):
     @tf.function(reduce_retracing=True)
     def loop(images, known, labels, component_noise, channel_noise, temperature):
         num_pixels = height * width
-        unknown = tf.reshape(tf.logical_not(known), [-1, num_pixels])
-        any_unknown = tf.reduce_any(unknown, axis=0)
-        # Pixels before the first unknown one are never redrawn: start there.
-        start = tf.where(
-            tf.reduce_any(any_unknown),
-            tf.argmax(tf.cast(any_unknown, tf.int32), output_type=tf.int32),
-            num_pixels,
-        )
+        start = _first_unknown_pixel(known)
         positions = tf.reshape(tf.range(num_pixels), [1, height, width, 1])
 
         def body(index, images):
@@ -165,13 +174,7 @@ def _naive_subpixel_loop(model):
     @tf.function(reduce_retracing=True)
     def loop(images, known, labels, noise, temperature):
         num_pixels = height * width
-        unknown = tf.reshape(tf.logical_not(known), [-1, num_pixels])
-        any_unknown = tf.reduce_any(unknown, axis=0)
-        start = tf.where(
-            tf.reduce_any(any_unknown),
-            tf.argmax(tf.cast(any_unknown, tf.int32), output_type=tf.int32),
-            num_pixels,
-        )
+        start = _first_unknown_pixel(known)
         positions = tf.reshape(tf.range(num_pixels), [1, height, width, 1])
         channel_ids = tf.reshape(tf.range(channels), [1, 1, 1, channels])
 

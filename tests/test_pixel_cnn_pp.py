@@ -6,7 +6,6 @@ import math
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from pixel_keras import data
 from pixel_keras import training

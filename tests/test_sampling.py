@@ -4,7 +4,6 @@ import itertools
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from scipy import stats
 
 from pixel_keras import sampling

@@ -12,9 +12,9 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from pixel_keras.layers.lstm_gates import ImageLSTM
 from pixel_keras.layers.lstm_gates import gate_bias_initializer
 from pixel_keras.layers.lstm_gates import lstm_update
-from pixel_keras.layers.masked_conv import MaskedConv2D
 
 
 def skew(x):
@@ -80,13 +80,8 @@ def _diagonal_scan(skewed_gates, state_kernel):
     return ops.transpose(hidden, (1, 2, 0, 3))
 
 
-def _check_units(units):
-    if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-        raise ValueError(f"Expected a positive int `units`. Received: units={units!r}")
-
-
 @keras.saving.register_keras_serializable(package="pixel_keras")
-class DiagonalLSTM(keras.layers.Layer):
+class DiagonalLSTM(ImageLSTM):
     """LSTM that sweeps an image diagonal by diagonal, from the top left.
 
     Input-to-state is a 1 x 1 mask-B convolution; the map of gates is skewed,
@@ -124,22 +119,14 @@ class DiagonalLSTM(keras.layers.Layer):
         recurrent_initializer="orthogonal",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        _check_units(units)
-        self.units = units
-        self.num_channel_groups = num_channel_groups
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.input_to_state = MaskedConv2D(
-            4 * units,
-            1,
-            mask_type="B",
+        super().__init__(
+            units,
             num_channel_groups=num_channel_groups,
-            output_blocks=4,
-            use_bias=False,
-            kernel_initializer=self.kernel_initializer,
-            name="input_to_state",
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            **kwargs,
         )
+        self.input_to_state = self._input_to_state(1)
 
     def build(self, input_shape):
         self.input_to_state.build(input_shape)
@@ -158,26 +145,10 @@ class DiagonalLSTM(keras.layers.Layer):
         gates = skew(self.input_to_state(inputs) + self.bias)
         return unskew(_diagonal_scan(gates, self.state_kernel))
 
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.units)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "num_channel_groups": self.num_channel_groups,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": keras.initializers.serialize(
-                    self.recurrent_initializer
-                ),
-            }
-        )
-        return config
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
-class DiagonalBiLSTM(keras.layers.Layer):
+class DiagonalBiLSTM(ImageLSTM):
     """Two Diagonal LSTMs, from the top left and from the top right.
 
     The second direction runs on the horizontally mirrored image, is
@@ -222,12 +193,13 @@ class DiagonalBiLSTM(keras.layers.Layer):
         recurrent_initializer="orthogonal",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        _check_units(units)
-        self.units = units
-        self.num_channel_groups = num_channel_groups
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
+        super().__init__(
+            units,
+            num_channel_groups=num_channel_groups,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            **kwargs,
+        )
         directions = {}
         for direction in ("forward", "backward"):
             directions[direction] = DiagonalLSTM(
@@ -257,20 +229,3 @@ class DiagonalBiLSTM(keras.layers.Layer):
         # pixel; moved down a row, it only brings in rows above.
         backward = ops.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
         return forward + backward
-
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.units)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "num_channel_groups": self.num_channel_groups,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": keras.initializers.serialize(
-                    self.recurrent_initializer
-                ),
-            }
-        )
-        return config

@@ -4,13 +4,13 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from pixel_keras.layers.lstm_gates import ImageLSTM
 from pixel_keras.layers.lstm_gates import gate_bias_initializer
 from pixel_keras.layers.lstm_gates import lstm_update
-from pixel_keras.layers.masked_conv import MaskedConv2D
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
-class RowLSTM(keras.layers.Layer):
+class RowLSTM(ImageLSTM):
     """LSTM that processes an image one row at a time, top to bottom.
 
     All pixels of a row are updated in parallel. The input-to-state part is a
@@ -58,9 +58,13 @@ class RowLSTM(keras.layers.Layer):
         recurrent_initializer="orthogonal",
         **kwargs,
     ):
-        super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"Expected a positive int `units`. Received: units={units!r}")
+        super().__init__(
+            units,
+            num_channel_groups=num_channel_groups,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            **kwargs,
+        )
         if (
             isinstance(kernel_size, bool)
             or not isinstance(kernel_size, int)
@@ -71,21 +75,8 @@ class RowLSTM(keras.layers.Layer):
                 f"Expected an odd positive int `kernel_size`. Received: "
                 f"kernel_size={kernel_size!r}"
             )
-        self.units = units
         self.kernel_size = kernel_size
-        self.num_channel_groups = num_channel_groups
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
-        self.input_to_state = MaskedConv2D(
-            4 * units,
-            (1, kernel_size),
-            mask_type="B",
-            num_channel_groups=num_channel_groups,
-            output_blocks=4,
-            use_bias=False,
-            kernel_initializer=self.kernel_initializer,
-            name="input_to_state",
-        )
+        self.input_to_state = self._input_to_state((1, kernel_size))
 
     def build(self, input_shape):
         self.input_to_state.build(input_shape)
@@ -140,20 +131,7 @@ class RowLSTM(keras.layers.Layer):
         hidden, _ = tf.scan(scan_step, gates, initializer=[zeros, zeros])
         return ops.transpose(hidden, (1, 0, 2, 3))
 
-    def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.units)
-
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "units": self.units,
-                "kernel_size": self.kernel_size,
-                "num_channel_groups": self.num_channel_groups,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "recurrent_initializer": keras.initializers.serialize(
-                    self.recurrent_initializer
-                ),
-            }
-        )
+        config["kernel_size"] = self.kernel_size
         return config
