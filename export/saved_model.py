@@ -303,8 +303,8 @@ def export_model(model, export_dir, model_name, version=None, warmup=True):
     # fit leaves them at its end; the caller's model gets its weights back.
     optimizer = getattr(model, "optimizer", None)
     uses_ema = bool(optimizer is not None and optimizer.built and optimizer.use_ema)
-    current = [variable.numpy() for variable in model.trainable_variables]
     if uses_ema:
+        current = [variable.numpy() for variable in model.trainable_variables]
         optimizer.finalize_variable_values(model.trainable_variables)
 
     archive = keras.export.ExportArchive()

@@ -90,6 +90,10 @@ class AutoregressiveImageModel(keras.Model):
     """
 
     preset_family = None
+    # The constructor arguments, which are the whole config: the graph is
+    # rebuilt from them (as keras-hub models do), so a saved model never
+    # depends on serializing the functional graph.
+    config_keys = ()
     # True when a pixel's channels are drawn one at a time (R, then G given
     # R, then B), each with a pass of the network; False when the per-pixel
     # distribution draws all channels of a pixel jointly.
@@ -223,11 +227,13 @@ class AutoregressiveImageModel(keras.Model):
 
     # --- Config ---------------------------------------------------------------
 
+    def get_config(self):
+        config = {"name": self.name, "trainable": self.trainable}
+        config.update({key: getattr(self, key) for key in self.config_keys})
+        return config
+
     @classmethod
     def from_config(cls, config):
-        # The graph is rebuilt from the constructor arguments (as keras-hub
-        # models do), so a saved model never depends on serializing the
-        # functional graph.
         config = dict(config)
         config["image_shape"] = tuple(config["image_shape"])
         return cls(**config)

@@ -6,6 +6,15 @@ from keras import ops
 from pixel_keras.distributions import pixel_categorical
 from pixel_keras.layers import MaskedConv2D
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
+from pixel_keras.models.autoregressive import check_positive_int
+
+
+def check_stack_arguments(channels, num_filters, num_layers, output_filters):
+    """Checks the widths and depth every PixelRNN-paper model takes: each
+    feature map needs at least one channel per colour group."""
+    check_positive_int("num_filters", num_filters, minimum=channels)
+    check_positive_int("num_layers", num_layers)
+    check_positive_int("output_filters", output_filters, minimum=channels)
 
 
 def scaled_images(images, num_levels):

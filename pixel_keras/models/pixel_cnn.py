@@ -5,10 +5,10 @@ from keras import ops
 
 from pixel_keras.layers import MaskedConv2D
 from pixel_keras.models.autoregressive import check_image_arguments
-from pixel_keras.models.autoregressive import check_positive_int
 from pixel_keras.models.autoregressive import image_inputs
 from pixel_keras.models.categorical_head import CategoricalPixelModel
 from pixel_keras.models.categorical_head import add_class_bias
+from pixel_keras.models.categorical_head import check_stack_arguments
 from pixel_keras.models.categorical_head import output_stack
 from pixel_keras.models.categorical_head import scaled_images
 
@@ -59,6 +59,14 @@ class PixelCNN(CategoricalPixelModel):
     """
 
     preset_family = "pixel_cnn"
+    config_keys = (
+        "image_shape",
+        "num_levels",
+        "num_filters",
+        "num_layers",
+        "output_filters",
+        "num_classes",
+    )
 
     def __init__(
         self,
@@ -72,9 +80,7 @@ class PixelCNN(CategoricalPixelModel):
     ):
         image_shape = check_image_arguments(image_shape, num_levels, num_classes)
         channels = image_shape[-1]
-        check_positive_int("num_filters", num_filters, minimum=channels)
-        check_positive_int("num_layers", num_layers)
-        check_positive_int("output_filters", output_filters, minimum=channels)
+        check_stack_arguments(channels, num_filters, num_layers, output_filters)
 
         inputs, images, condition = image_inputs(image_shape, num_classes)
 
@@ -105,15 +111,3 @@ class PixelCNN(CategoricalPixelModel):
         self.num_layers = num_layers
         self.output_filters = output_filters
         self.num_classes = num_classes
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": self.image_shape,
-            "num_levels": self.num_levels,
-            "num_filters": self.num_filters,
-            "num_layers": self.num_layers,
-            "output_filters": self.output_filters,
-            "num_classes": self.num_classes,
-        }

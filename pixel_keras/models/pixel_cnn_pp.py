@@ -76,6 +76,17 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
     """
 
     preset_family = "pixel_cnn_pp"
+    config_keys = (
+        "image_shape",
+        "num_levels",
+        "num_filters",
+        "num_resnet",
+        "num_hierarchies",
+        "num_logistic_mix",
+        "dropout",
+        "num_classes",
+        "min_log_scale",
+    )
 
     def __init__(
         self,
@@ -234,20 +245,3 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             coefficients=coefficients,
             num_levels=self.num_levels,
         )
-
-    # --- Config ---------------------------------------------------------------
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": self.image_shape,
-            "num_levels": self.num_levels,
-            "num_filters": self.num_filters,
-            "num_resnet": self.num_resnet,
-            "num_hierarchies": self.num_hierarchies,
-            "num_logistic_mix": self.num_logistic_mix,
-            "dropout": self.dropout,
-            "num_classes": self.num_classes,
-            "min_log_scale": self.min_log_scale,
-        }

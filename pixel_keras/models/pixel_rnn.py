@@ -6,10 +6,10 @@ from pixel_keras.layers import DiagonalBiLSTM
 from pixel_keras.layers import MaskedConv2D
 from pixel_keras.layers import RowLSTM
 from pixel_keras.models.autoregressive import check_image_arguments
-from pixel_keras.models.autoregressive import check_positive_int
 from pixel_keras.models.autoregressive import image_inputs
 from pixel_keras.models.categorical_head import CategoricalPixelModel
 from pixel_keras.models.categorical_head import add_class_bias
+from pixel_keras.models.categorical_head import check_stack_arguments
 from pixel_keras.models.categorical_head import output_stack
 from pixel_keras.models.categorical_head import scaled_images
 
@@ -67,6 +67,15 @@ class PixelRNN(CategoricalPixelModel):
     """
 
     preset_family = "pixel_rnn"
+    config_keys = (
+        "image_shape",
+        "num_levels",
+        "kind",
+        "num_filters",
+        "num_layers",
+        "output_filters",
+        "num_classes",
+    )
 
     def __init__(
         self,
@@ -83,9 +92,7 @@ class PixelRNN(CategoricalPixelModel):
         if kind not in KINDS:
             raise ValueError(f"Expected `kind` in {KINDS}. Received: kind={kind!r}")
         channels = image_shape[-1]
-        check_positive_int("num_filters", num_filters, minimum=channels)
-        check_positive_int("num_layers", num_layers)
-        check_positive_int("output_filters", output_filters, minimum=channels)
+        check_stack_arguments(channels, num_filters, num_layers, output_filters)
 
         inputs, images, condition = image_inputs(image_shape, num_classes)
         scaled = scaled_images(images, num_levels)
@@ -136,16 +143,3 @@ class PixelRNN(CategoricalPixelModel):
         self.num_layers = num_layers
         self.output_filters = output_filters
         self.num_classes = num_classes
-
-    def get_config(self):
-        return {
-            "name": self.name,
-            "trainable": self.trainable,
-            "image_shape": self.image_shape,
-            "num_levels": self.num_levels,
-            "kind": self.kind,
-            "num_filters": self.num_filters,
-            "num_layers": self.num_layers,
-            "output_filters": self.output_filters,
-            "num_classes": self.num_classes,
-        }
