@@ -23,9 +23,15 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from pixel_keras import cached_sampling
 from pixel_keras.distributions import pixel_categorical
 
-# One traced loop per model, dropped with the model.
+# The sampling methods: "cached" computes only what each new pixel changes
+# (`pixel_keras.cached_sampling`); "naive" runs the whole network per pixel
+# and is the reference the cached loops are tested against.
+METHODS = ("cached", "naive")
+
+# The traced loops of each model, by method, dropped with the model.
 _LOOPS = weakref.WeakKeyDictionary()
 
 
@@ -126,9 +132,7 @@ def _first_unknown_pixel(known):
 
 
 def _naive_loop(model):
-    """The traced per-pixel loop of `model`, built once."""
-    if model in _LOOPS:
-        return _LOOPS[model]
+    """The traced per-pixel loop of `model`."""
     height, width, channels = model.image_shape
 
     @tf.function(reduce_retracing=True)
@@ -161,14 +165,11 @@ def _naive_loop(model):
         )
         return tf.cast(images, tf.uint8)
 
-    _LOOPS[model] = loop
     return loop
 
 
 def _naive_subpixel_loop(model):
-    """The traced per-sub-pixel loop of `model`, built once."""
-    if model in _LOOPS:
-        return _LOOPS[model]
+    """The traced per-sub-pixel loop of `model`."""
     height, width, channels = model.image_shape
 
     @tf.function(reduce_retracing=True)
@@ -203,8 +204,29 @@ def _naive_subpixel_loop(model):
         )
         return tf.cast(images, tf.uint8)
 
-    _LOOPS[model] = loop
     return loop
+
+
+def _loop(model, method):
+    """The traced sampling loop of `model` for `method`, built once."""
+    loops = _LOOPS.setdefault(model, {})
+    if method not in loops:
+        if method == "cached":
+            loops[method] = cached_sampling.build_loop(model)
+        elif model.samples_subpixels:
+            loops[method] = _naive_subpixel_loop(model)
+        else:
+            loops[method] = _naive_loop(model)
+    return loops[method]
+
+
+def check_method(method):
+    """Raises a ValueError unless `method` is one of `METHODS`."""
+    if method not in METHODS:
+        raise ValueError(
+            f"Expected `method` to be one of {METHODS}. Received: method={method!r}"
+        )
+    return method
 
 
 def _check_temperature(temperature, num):
@@ -264,7 +286,7 @@ def _check_labels(model, labels, num):
     return tf.cast(labels, tf.int32)
 
 
-def sample(model, num, seed, labels=None, temperature=1.0):
+def sample(model, num, seed, labels=None, temperature=1.0, method="cached"):
     """Draws `num` images from `model`, one pixel at a time.
 
     Args:
@@ -274,6 +296,9 @@ def sample(model, num, seed, labels=None, temperature=1.0):
         labels: int `(num,)` for a class-conditional model, else None.
         temperature: positive float, or float `(num,)` (one per image),
             passed to `model.output_distribution`.
+        method: `"cached"` (the default: each step computes only what the
+            new pixel changes) or `"naive"` (the whole network per pixel;
+            the reference). Both give the same images for the same seeds.
 
     Returns:
         uint8 `(num, height, width, channels)` images.
@@ -283,10 +308,12 @@ def sample(model, num, seed, labels=None, temperature=1.0):
     num = int(num)
     images = tf.zeros([num, *model.image_shape], tf.float32)
     known = tf.zeros([num, *model.image_shape[:2]], tf.bool)
-    return _run(model, images, known, seed, labels, temperature)
+    return _run(model, images, known, seed, labels, temperature, method)
 
 
-def complete(model, images, known_mask, seed, labels=None, temperature=1.0):
+def complete(
+    model, images, known_mask, seed, labels=None, temperature=1.0, method="cached"
+):
     """Fills the unknown pixels of `images`, keeping known pixels exactly.
 
     Args:
@@ -297,6 +324,7 @@ def complete(model, images, known_mask, seed, labels=None, temperature=1.0):
         seed: int, int `[2]`, or int `[batch, 2]` per-image seeds.
         labels: int `(batch,)` for a class-conditional model, else None.
         temperature: positive float.
+        method: `"cached"` or `"naive"`, as for `sample`.
 
     Returns:
         uint8 images of the same shape.
@@ -333,18 +361,19 @@ def complete(model, images, known_mask, seed, labels=None, temperature=1.0):
                 f"Expected `images` with integer values in [0, {top}]. "
                 f"Received: values in [{values.min()}, {values.max()}]"
             )
-    return _run(model, images, known_mask, seed, labels, temperature)
+    return _run(model, images, known_mask, seed, labels, temperature, method)
 
 
-def _run(model, images, known, seed, labels, temperature):
+def _run(model, images, known, seed, labels, temperature, method):
+    check_method(method)
     num = images.shape[0]
     labels = _check_labels(model, labels, num)
     temperature = _check_temperature(temperature, num)
     seeds = per_image_seeds(seed, num)
-    return draw(model, images, known, seeds, labels, temperature)
+    return draw(model, images, known, seeds, labels, temperature, method)
 
 
-def draw(model, images, known, seeds, labels, temperature):
+def draw(model, images, known, seeds, labels, temperature, method="cached"):
     """The sampling loop on checked tensors; traceable with an unknown batch.
 
     `sample` and `complete` check their arguments and call this; an exported
@@ -357,10 +386,10 @@ def draw(model, images, known, seeds, labels, temperature):
         seeds: int32 `(batch, 2)`, one stateless seed per image.
         labels: int32 `(batch,)` or None.
         temperature: float32 `(batch,)`.
+        method: `"cached"` or `"naive"`.
 
     Returns:
         uint8 images.
     """
     noise = _noise_per_image(model, seeds)
-    loop = _naive_subpixel_loop(model) if model.samples_subpixels else _naive_loop(model)
-    return loop(images, known, labels, *noise, temperature)
+    return _loop(model, check_method(method))(images, known, labels, *noise, temperature)

@@ -188,7 +188,7 @@ class AutoregressiveImageModel(keras.Model):
 
     # --- Sampling -------------------------------------------------------------
 
-    def sample(self, num, seed, labels=None, temperature=1.0):
+    def sample(self, num, seed, labels=None, temperature=1.0, method="cached"):
         """Draws images from the model in raster order.
 
         Args:
@@ -197,13 +197,21 @@ class AutoregressiveImageModel(keras.Model):
                 per image (image `i` then depends only on `seed[i]`).
             labels: int `(num,)` class labels for a class-conditional model.
             temperature: positive float, see `output_distribution`.
+            method: `"cached"` (the default; each step computes only what
+                the new pixel changes) or `"naive"` (the whole network for
+                every pixel, the reference). Both draw the same images from
+                the same seeds.
 
         Returns:
             uint8 `(num, height, width, channels)` images.
         """
-        return sampling.sample(self, num, seed, labels=labels, temperature=temperature)
+        return sampling.sample(
+            self, num, seed, labels=labels, temperature=temperature, method=method
+        )
 
-    def complete(self, images, known_mask, seed, labels=None, temperature=1.0):
+    def complete(
+        self, images, known_mask, seed, labels=None, temperature=1.0, method="cached"
+    ):
         """Fills the unknown pixels of images; known pixels are kept exactly.
 
         Pixels are drawn in raster order, each given all earlier pixels (known
@@ -217,12 +225,19 @@ class AutoregressiveImageModel(keras.Model):
             seed: as for `sample`, with `batch` in place of `num`.
             labels: int `(batch,)` for a class-conditional model.
             temperature: positive float.
+            method: `"cached"` or `"naive"`, as for `sample`.
 
         Returns:
             uint8 images of the same shape.
         """
         return sampling.complete(
-            self, images, known_mask, seed, labels=labels, temperature=temperature
+            self,
+            images,
+            known_mask,
+            seed,
+            labels=labels,
+            temperature=temperature,
+            method=method,
         )
 
     # --- Config ---------------------------------------------------------------

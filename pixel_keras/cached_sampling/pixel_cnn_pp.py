@@ -1,0 +1,543 @@
+"""Cached sampling for PixelCNN++.
+
+PixelCNN++ has two causal streams. The down-shifted one (`u`) at row `i`
+reads only rows above `i`, so a whole row of it can be computed as soon as
+the row above is complete: the sampler computes `u` one row at a time, for
+every layer, at the start of each image row. The down-right-shifted one
+(`ul`) at `(i, j)` also reads row `i` left of `j`, so it is computed one
+position at a time, for every layer, as each pixel is drawn.
+
+Every convolution of the network reads at most one row above its output
+(kernels 2 x 3 and 2 x 2), so each convolution keeps only the row above its
+input:
+
+- in `u`, a *slot* with the previous row of the input; the new output row is
+  the convolution over the two rows;
+- in `ul`, a *buffer* `(above, current)` with the row above and the row
+  being written, each with a zero column in front (the left padding). A
+  position `(i, j)` reads `above[j - 1 .. j]` and `current[j - 1]`, and writes
+  `current[j]`; at the start of a row `current` becomes `above`.
+
+Level `l` of the U-Net (height and width divided by `2 ** l`) has a row at
+every `2 ** l`-th image row and a position at every `2 ** l`-th column of
+it: position `(i, j)` of level `l` becomes computable exactly when image pixel
+`(2**l i, 2**l j)` is drawn, and is computed then. The strided convolutions
+read the finer level's slots and buffers; the transposed convolutions read
+the coarser level's newest row (`u`) or its `current` buffer at `j // 2`
+(`ul`), which holds the value computed at or before this pixel.
+
+A pixel thus costs one position of every `ul` layer and a `1 / width` share
+of a row of every `u` layer, where the naive loop recomputes the whole
+network. The draws consume the same noise as the naive loop; the arithmetic
+differs only in summation order (a matmul on a 2 x 2 window against a
+convolution over the whole map), which can flip a draw only when its uniform
+lies within rounding error of a boundary between two values.
+"""
+
+import tensorflow as tf
+
+
+def _celu(x):
+    """`concat_elu` on the last axis."""
+    return tf.nn.elu(tf.concat([x, -x], axis=-1))
+
+
+def _conv(layer):
+    """`(kernel, bias)` of a convolution or dense layer, as tensors."""
+    return tf.convert_to_tensor(layer.kernel), tf.convert_to_tensor(layer.bias)
+
+
+def _window(layer, celu):
+    """`(kernel, bias)` of a 2 x k kernel as a matmul on a flat window.
+
+    The window holds the input at the kernel's taps in raster order. With
+    `celu`, the layer's input is `concat_elu(x)` and the window is fed as
+    `elu([x_0, .., x_n, -x_0, .., -x_n])`, so the kernel's rows are put in
+    that order.
+    """
+    kernel, bias = _conv(layer)
+    height, width, channels, filters = kernel.shape
+    if celu:
+        kernel = tf.reshape(kernel, [height * width, 2, channels // 2, filters])
+        kernel = tf.transpose(kernel, [1, 0, 2, 3])
+    return tf.reshape(kernel, [-1, filters]), bias
+
+
+def build_loop(model):
+    """The traced cached loop of a `PixelCNNPlusPlus`.
+
+    Args:
+        model: a built `PixelCNNPlusPlus`.
+
+    Returns:
+        A `tf.function` `loop(images, known, labels, component_noise,
+        channel_noise, temperature)` to uint8 images: the signature and the
+        draws of the naive per-pixel loop.
+    """
+    network = _CachedNetwork(model)
+
+    @tf.function(reduce_retracing=True)
+    def loop(images, known, labels, component_noise, channel_noise, temperature):
+        return network.sample(
+            images, known, labels, component_noise, channel_noise, temperature
+        )
+
+    return loop
+
+
+def outputs(model, images, labels=None):
+    """A `PixelCNNPlusPlus`'s outputs on `images`, computed as the cached
+    sampler computes them: row by row in `u`, pixel by pixel in `ul`.
+
+    This equals `model(images)` up to rounding; it is the sampler's
+    exactness in a form that needs no random draws.
+
+    Args:
+        model: a built `PixelCNNPlusPlus`.
+        images: `(batch, height, width, channels)` integer-valued images.
+        labels: int `(batch,)` for a class-conditional model, else None.
+
+    Returns:
+        float32 `(batch, height, width, num_params)`.
+    """
+    return _CachedNetwork(model).outputs(images, labels)
+
+
+class _CachedNetwork:
+    """A PixelCNN++'s layers, evaluated row by row and pixel by pixel.
+
+    The state of the loops is a flat dict:
+
+    - `"slot/<conv>"`: the previous row of a `u` convolution's input;
+    - `"buffer/<conv>"`: the `(above, current)` rows of a `ul` convolution's
+      input (`current` only, for the transposed ones);
+    - `"row/<block>"`: the current row of a `u` block's output, which the
+      matching `ul` block reads as its skip input;
+    - `"row/final_<level>"`: the newest row of a level's up pass in `u`;
+    - `"row/stem_above"`: the `ul` stem's part from the row above;
+    - `"images"`, `"xpad"`: the image, and its scaled form with the ones
+      channel, padded by two rows on top and a column at each side.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.height, self.width, self.channels = model.image_shape
+        self.levels = model.num_hierarchies
+        self.num_resnet = model.num_resnet
+        self.filters = model.num_filters
+        self.scale = 2.0 / (model.num_levels - 1)
+        for level in range(self.levels):
+            for name in self._blocks(level):
+                kernel_size = model.get_layer(name).kernel_size
+                if kernel_size is not None:
+                    raise ValueError(
+                        "The cached sampler needs the default PixelCNN++ kernels "
+                        f"(2, 3) and (2, 2). Received: {name} kernel_size={kernel_size}"
+                    )
+
+    def _num_up_blocks(self, level):
+        return self.num_resnet + (0 if level == self.levels - 1 else 1)
+
+    def _blocks(self, level):
+        return (
+            [f"down_{level}_{s}_{i}" for s in ("u", "ul") for i in range(self.num_resnet)]
+            + [
+                f"up_{level}_{s}_{i}"
+                for s in ("u", "ul")
+                for i in range(self._num_up_blocks(level))
+            ]
+        )
+
+    def _buffers(self, level):
+        """The `ul` buffers whose input lives at `level`, by consumer."""
+        names = []
+        for i in range(self.num_resnet):
+            names += [f"down_{level}_ul_{i}/first", f"down_{level}_ul_{i}/gate"]
+        for i in range(self._num_up_blocks(level)):
+            names += [f"up_{level}_ul_{i}/first", f"up_{level}_ul_{i}/gate"]
+        if level < self.levels - 1:
+            names.append(f"down_{level + 1}_ul_stride")
+        return names
+
+    # --- Weights ---------------------------------------------------------------
+
+    def _read_weights(self, labels):
+        """Every weight as a tensor, read once per call (not once per step)."""
+        layer = self.model.get_layer
+        one_hot = None
+        if self.model.num_classes is not None:
+            one_hot = tf.one_hot(labels, self.model.num_classes)
+        weights = {
+            "stem_down": _conv(layer("stem_down")),
+            "stem_down_right_above": _conv(layer("stem_down_right_above")),
+            "stem_down_right_left": _window(layer("stem_down_right_left"), celu=False),
+            "head": _conv(layer("distribution_params")),
+        }
+        for level in range(self.levels):
+            if level > 0:
+                weights[f"down_{level}_u_stride"] = _conv(layer(f"down_{level}_u_stride"))
+                weights[f"down_{level}_ul_stride"] = _window(
+                    layer(f"down_{level}_ul_stride"), celu=False
+                )
+            if level < self.levels - 1:
+                weights[f"up_{level}_u_stride"] = _conv(layer(f"up_{level}_u_stride"))
+                kernel, bias = _conv(layer(f"up_{level}_ul_stride"))
+                # (kh, kw, out, in) -> (kh, kw, in, out): tap (a, b) takes a
+                # coarse value to the fine pixel (2i + a, 2j + b).
+                weights[f"up_{level}_ul_stride"] = (
+                    tf.transpose(kernel, [0, 1, 3, 2]),
+                    bias,
+                )
+            for name in self._blocks(level):
+                weights[name] = self._block_weights(layer(name), one_hot, name)
+        return weights
+
+    @staticmethod
+    def _block_weights(block, one_hot, name):
+        if "_ul_" in name:
+            first = _window(block.first_conv, celu=True)
+            gate_kernel, gate_bias = _window(block.gate_conv, celu=True)
+        else:
+            first = _conv(block.first_conv)
+            gate_kernel, gate_bias = _conv(block.gate_conv)
+        gate_bias = gate_bias[tf.newaxis]
+        if block.condition_projection is not None:
+            # One gate bias per image: the block's bias and its class term.
+            kernel = tf.convert_to_tensor(block.condition_projection.kernel)
+            gate_bias = gate_bias + tf.matmul(one_hot, kernel)
+        skip = None
+        if block.skip_projection is not None:
+            skip = _conv(block.skip_projection)
+        return {"first": first, "gate": (gate_kernel, gate_bias), "skip": skip}
+
+    # --- The down-shifted stream, a row at a time --------------------------------
+
+    @staticmethod
+    def _row_conv(weights, above, current, strides=1):
+        """A down-shifted 2 x k convolution's output row, from its input's
+        rows `i - 1` and `i`, each `(batch, width, channels)`."""
+        kernel, bias = weights
+        side = (kernel.shape[1] - 1) // 2
+        rows = tf.pad(
+            tf.stack([above, current], axis=1), [[0, 0], [0, 0], [side, side], [0, 0]]
+        )
+        return tf.nn.conv2d(rows, kernel, strides=strides, padding="VALID")[:, 0] + bias
+
+    def _row_block(self, state, name, weights, x, skip):
+        """A gated block of `u` on one row; updates its slots."""
+        weights = weights[name]
+        x_above = state[f"slot/{name}/first"]
+        state[f"slot/{name}/first"] = x
+        hidden = self._row_conv(weights["first"], _celu(x_above), _celu(x))
+        if skip is not None:
+            kernel, bias = weights["skip"]
+            hidden = hidden + (tf.tensordot(_celu(skip), kernel, 1) + bias)
+        hidden = _celu(hidden)
+        hidden_above = state[f"slot/{name}/gate"]
+        state[f"slot/{name}/gate"] = hidden
+        gate_kernel, gate_bias = weights["gate"]
+        gates = self._row_conv((gate_kernel, 0.0), hidden_above, hidden)
+        gates = gates + gate_bias[:, tf.newaxis]
+        values, gate_logits = tf.split(gates, 2, axis=-1)
+        output = x + values * tf.sigmoid(gate_logits)
+        state[f"row/{name}"] = output
+        return output
+
+    def _visit_row(self, state, weights, level, row, finer_last):
+        """Computes row `row` of `level` in `u`, then the coarser levels' rows
+        that this image row reaches, then this level's up pass."""
+        state = dict(state)
+        for name in self._buffers(level):
+            above, current = state[f"buffer/{name}"]
+            state[f"buffer/{name}"] = (current, current)
+        if level == 0:
+            # The stem reads image rows row - 2 and row - 1 (xpad has two rows
+            # of padding on top); its down_shift makes row 0 zero.
+            kernel, bias = weights["stem_down"]
+            stem = tf.nn.conv2d(state["xpad"][:, row : row + 2], kernel, 1, "VALID")
+            x = tf.where(row > 0, stem[:, 0] + bias, 0.0)
+            kernel, bias = weights["stem_down_right_above"]
+            above = tf.nn.conv2d(state["xpad"][:, row + 1 : row + 2], kernel, 1, "VALID")
+            state["row/stem_above"] = tf.where(row > 0, above[:, 0] + bias, 0.0)
+        else:
+            name = f"down_{level}_u_stride"
+            x = self._row_conv(weights[name], state[f"slot/{name}"], finer_last, strides=2)
+        activations = [x]
+        for i in range(self.num_resnet):
+            x = self._row_block(state, f"down_{level}_u_{i}", weights, x, None)
+            activations.append(x)
+
+        if level + 1 < self.levels:
+            coarser = f"down_{level + 1}_u_stride"
+            last = activations[-1]
+            state = tf.cond(
+                tf.equal(row % 2, 0),
+                lambda: self._visit_row(state, weights, level + 1, row // 2, last),
+                lambda: state,
+            )
+            # The coarser stride reads this row as its row above next time.
+            state = dict(state)
+            state[f"slot/{coarser}"] = last
+
+        if level == self.levels - 1:
+            x = activations.pop()
+        else:
+            # Row `row % 2` of the two fine rows that the coarser level's
+            # newest row upsamples to; the crop keeps the centred kernel's
+            # columns.
+            kernel, bias = weights[f"up_{level}_u_stride"]
+            coarse = state[f"row/final_{level + 1}"][:, tf.newaxis]
+            coarse_width = self.width >> (level + 1)
+            fine = tf.nn.conv2d_transpose(
+                coarse,
+                kernel,
+                output_shape=tf.stack(
+                    [tf.shape(coarse)[0], 2, 2 * coarse_width + 1, self.filters]
+                ),
+                strides=2,
+                padding="VALID",
+            )
+            x = fine[:, row % 2, 1 : 1 + 2 * coarse_width] + bias
+            x.set_shape([None, 2 * coarse_width, self.filters])
+        for i in range(self._num_up_blocks(level)):
+            x = self._row_block(state, f"up_{level}_u_{i}", weights, x, activations.pop())
+        state[f"row/final_{level}"] = x
+        return state
+
+    # --- The down-right-shifted stream, a position at a time ---------------------
+
+    @staticmethod
+    def _window_values(buffer, col, value):
+        """The 2 x 2 window ending at `(i, col)`: `(batch, 4 * channels)`."""
+        above, current = buffer
+        channels = value.shape[-1]
+        top = tf.reshape(above[:, col : col + 2], [-1, 2 * channels])
+        return tf.concat([top, current[:, col], value], axis=-1)
+
+    @staticmethod
+    def _write(buffer, indices, value):
+        above, current = buffer
+        return above, tf.tensor_scatter_nd_update(current, indices, value)
+
+    def _pixel_block(self, state, name, weights, x, col, indices, skip):
+        """A gated block of `ul` at one position; updates its buffers."""
+        weights = weights[name]
+        first_buffer = state[f"buffer/{name}/first"]
+        window = self._window_values(first_buffer, col, x)
+        state[f"buffer/{name}/first"] = self._write(first_buffer, indices, x)
+        kernel, bias = weights["first"]
+        hidden = tf.matmul(_celu(window), kernel) + bias
+        if skip is not None:
+            kernel, bias = weights["skip"]
+            hidden = hidden + (tf.matmul(_celu(skip), kernel) + bias)
+        gate_buffer = state[f"buffer/{name}/gate"]
+        window = self._window_values(gate_buffer, col, hidden)
+        state[f"buffer/{name}/gate"] = self._write(gate_buffer, indices, hidden)
+        kernel, bias = weights["gate"]
+        gates = tf.matmul(_celu(window), kernel) + bias
+        values, gate_logits = tf.split(gates, 2, axis=-1)
+        return x + values * tf.sigmoid(gate_logits)
+
+    def _visit_pixel(self, state, weights, level, row, col, finer_last):
+        """Computes position `(row, col)` of `level` in `ul`, then the coarser
+        positions that this pixel reaches, then this level's up pass.
+
+        Returns the new state and this level's output of the up pass.
+        """
+        state = dict(state)
+        batch = tf.shape(state["images"])[0]
+        # Buffers keep a zero column in front: column `col` is at `col + 1`.
+        indices = tf.stack([tf.range(batch), tf.fill([batch], col + 1)], axis=1)
+        if level == 0:
+            # The stem's part from the row above, plus its 2 x 1 view of
+            # column col - 1 in rows row - 1 and row (its right_shift makes
+            # column 0 zero).
+            kernel, bias = weights["stem_down_right_left"]
+            left = tf.reshape(
+                state["xpad"][:, row + 1 : row + 3, col], [batch, kernel.shape[0]]
+            )
+            left = tf.where(col > 0, tf.matmul(left, kernel) + bias, 0.0)
+            x = state["row/stem_above"][:, col] + left
+        else:
+            # The strided 2 x 2 convolution, at the finer level's position
+            # (2 row, 2 col).
+            name = f"down_{level}_ul_stride"
+            kernel, bias = weights[name]
+            window = self._window_values(state[f"buffer/{name}"], 2 * col, finer_last)
+            x = tf.matmul(window, kernel) + bias
+        activations = [x]
+        for i in range(self.num_resnet):
+            name = f"down_{level}_u_{i}"
+            x = self._pixel_block(
+                state,
+                f"down_{level}_ul_{i}",
+                weights,
+                x,
+                col,
+                indices,
+                state[f"row/{name}"][:, col],
+            )
+            activations.append(x)
+
+        if level + 1 < self.levels:
+            coarser = f"down_{level + 1}_ul_stride"
+            last = activations[-1]
+            state[f"buffer/{coarser}"] = self._write(
+                state[f"buffer/{coarser}"], indices, last
+            )
+            state = tf.cond(
+                tf.logical_and(tf.equal(row % 2, 0), tf.equal(col % 2, 0)),
+                lambda: self._visit_pixel(
+                    state, weights, level + 1, row // 2, col // 2, last
+                )[0],
+                lambda: state,
+            )
+            state = dict(state)
+
+        if level == self.levels - 1:
+            x = activations.pop()
+        else:
+            # Tap (row % 2, col % 2) of the coarser level's newest value at
+            # (row // 2, col // 2).
+            kernel, bias = weights[f"up_{level}_ul_stride"]
+            _, coarse = state[f"buffer/up_{level}_ul_stride"]
+            x = tf.matmul(coarse[:, col // 2 + 1], kernel[row % 2, col % 2]) + bias
+        for i in range(self._num_up_blocks(level)):
+            skip = tf.concat(
+                [state[f"row/up_{level}_u_{i}"][:, col], activations.pop()], axis=-1
+            )
+            x = self._pixel_block(
+                state, f"up_{level}_ul_{i}", weights, x, col, indices, skip
+            )
+        if level > 0:
+            name = f"buffer/up_{level - 1}_ul_stride"
+            state[name] = self._write(state[name], indices, x)
+        return state, x
+
+    # --- The loop ------------------------------------------------------------------
+
+    def _initial_state(self, images):
+        batch = tf.shape(images)[0]
+        state = {"images": images}
+        state["xpad"] = tf.pad(
+            self._scaled(images), [[0, 0], [2, 0], [1, 1], [0, 0]]
+        )
+        for level in range(self.levels):
+            width = self.width >> level
+            row = tf.zeros([batch, width, self.filters])
+            buffer = tf.zeros([batch, width + 1, self.filters])
+            for i in range(self.num_resnet):
+                name = f"down_{level}_u_{i}"
+                state[f"slot/{name}/first"] = row
+                state[f"slot/{name}/gate"] = tf.zeros([batch, width, 2 * self.filters])
+                state[f"row/{name}"] = row
+            for i in range(self._num_up_blocks(level)):
+                name = f"up_{level}_u_{i}"
+                state[f"slot/{name}/first"] = row
+                state[f"slot/{name}/gate"] = tf.zeros([batch, width, 2 * self.filters])
+                state[f"row/{name}"] = row
+            state[f"row/final_{level}"] = row
+            if level > 0:
+                state[f"slot/down_{level}_u_stride"] = tf.zeros(
+                    [batch, 2 * width, self.filters]
+                )
+            for name in self._buffers(level):
+                state[f"buffer/{name}"] = (buffer, buffer)
+            if level > 0:
+                # The coarse values that the finer level's transposed
+                # convolution reads (`current` only).
+                state[f"buffer/up_{level - 1}_ul_stride"] = (buffer, buffer)
+        state["row/stem_above"] = tf.zeros([batch, self.width, self.filters])
+        return state
+
+    def _scaled(self, images):
+        """Pixel values in [-1, 1], with the model's channel of ones."""
+        x = images * self.scale - 1.0
+        return tf.concat([x, tf.ones_like(x[..., :1])], axis=-1)
+
+    def sample(self, images, known, labels, component_noise, channel_noise, temperature):
+        """Draws the unknown pixels of `images`; see `build_loop`."""
+
+        def draw(row, col, params):
+            distribution = self.model.output_distribution(params, temperature)
+            return distribution.sample_from_uniforms(
+                component_noise[:, row, col], channel_noise[:, row, col]
+            )
+
+        images, _ = self._run(images, known, labels, draw)
+        return tf.cast(images, tf.uint8)
+
+    def outputs(self, images, labels=None):
+        """The model's outputs on `images`, computed as the sampler does.
+
+        Every pixel is known, so this runs the cached computation over the
+        given images: it must equal `model(images)` up to rounding, which is
+        the sampler's exactness in a form that needs no random draws.
+
+        Returns:
+            float32 `(batch, height, width, num_params)`.
+        """
+        images = tf.cast(images, tf.float32)
+        known = tf.ones(tf.shape(images)[:3], tf.bool)
+        _, params = self._run(
+            images, known, labels, lambda row, col, params: images[:, row, col]
+        )
+        return params
+
+    def _run(self, images, known, labels, draw):
+        """The row and pixel loops; `draw(row, col, params)` gives a pixel's
+        values, which known pixels override. Returns the images and every
+        pixel's parameters."""
+        weights = self._read_weights(labels)
+        batch = tf.shape(images)[0]
+        batch_range = tf.range(batch)
+
+        def pixel_step(row, col, state, params_rows):
+            state, outputs = self._visit_pixel(state, weights, 0, row, col, None)
+            kernel, bias = weights["head"]
+            params = tf.matmul(tf.nn.elu(outputs), kernel) + bias
+            params_rows = params_rows.write(row * self.width + col, params)
+            drawn = draw(row, col, params)
+            images = state["images"]
+            values = tf.where(known[:, row, col, tf.newaxis], images[:, row, col], drawn)
+            state = dict(state)
+            state["images"] = tf.tensor_scatter_nd_update(
+                images,
+                tf.stack(
+                    [batch_range, tf.fill([batch], row), tf.fill([batch], col)], axis=1
+                ),
+                values,
+            )
+            state["xpad"] = tf.tensor_scatter_nd_update(
+                state["xpad"],
+                tf.stack(
+                    [batch_range, tf.fill([batch], row + 2), tf.fill([batch], col + 1)],
+                    axis=1,
+                ),
+                self._scaled(values),
+            )
+            return state, params_rows
+
+        def row_step(row, state, params_rows):
+            state = self._visit_row(state, weights, 0, row, None)
+            _, state, params_rows = tf.while_loop(
+                lambda col, *_: col < self.width,
+                lambda col, state, params_rows: (
+                    col + 1,
+                    *pixel_step(row, col, state, params_rows),
+                ),
+                (tf.constant(0), state, params_rows),
+                parallel_iterations=1,
+            )
+            return row + 1, state, params_rows
+
+        params_rows = tf.TensorArray(tf.float32, size=self.height * self.width)
+        _, state, params_rows = tf.while_loop(
+            lambda row, *_: row < self.height,
+            row_step,
+            (tf.constant(0), self._initial_state(images), params_rows),
+            parallel_iterations=1,
+        )
+        params = tf.transpose(params_rows.stack(), [1, 0, 2])
+        params = tf.reshape(params, [batch, self.height, self.width, -1])
+        return state["images"], params
