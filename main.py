@@ -95,6 +95,14 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer("num_samples", 16, "Images to draw or complete.")
 flags.DEFINE_float("temperature", 1.0, "Sampling temperature.")
+flags.DEFINE_enum(
+    "sampling_method",
+    "cached",
+    ["cached", "naive"],
+    "How sample and complete draw pixels: 'cached' computes only what each new "
+    "pixel changes; 'naive' reruns the whole network per pixel (the reference; "
+    "the same images, far slower).",
+)
 flags.DEFINE_string(
     "output", None, "PNG to write for sample/complete (default: in --workdir)."
 )

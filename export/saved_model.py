@@ -97,12 +97,18 @@ def serving_functions(model):
     temperature_spec = tf.TensorSpec([None], tf.float32, name="temperature")
 
     def draw(images, known, seed, label, temperature):
+        # Called under the request checks' control dependencies. The loop's
+        # inputs are made to depend on them too (by the identities), because
+        # a function call inlined into the graph keeps the dependencies on
+        # its inputs only: a bad label must fail its check, not a gather.
         batch = tf.shape(seed)[0]
+        if label is not None:
+            label = tf.identity(label)
         return sampling.draw(
             model,
             tf.cast(images, tf.float32),
-            known,
-            seed,
+            tf.identity(known),
+            tf.identity(seed),
             label,
             tf.broadcast_to(temperature, [batch]),
         )

@@ -117,7 +117,11 @@ def _draw_samples(model, config):
     if model.num_classes is not None:
         labels = np.arange(num, dtype=np.int32) % model.num_classes
     return model.sample(
-        num, seed=config.seed, labels=labels, temperature=config.temperature
+        num,
+        seed=config.seed,
+        labels=labels,
+        temperature=config.temperature,
+        method=config.sampling_method,
     ).numpy()
 
 
@@ -285,6 +289,7 @@ def complete(config):
         seed=config.seed,
         labels=labels if model.num_classes is not None else None,
         temperature=config.temperature,
+        method=config.sampling_method,
     ).numpy()
     given = np.where(known[..., None], images, 0).astype(np.uint8)
     rows = np.concatenate([images, given, completed], axis=0)

@@ -7,10 +7,16 @@ the per-pixel distribution's `sample_from_uniforms` turns into values, so
 - image `i` depends only on its own seed (not on the batch it is in), and
 - any two samplers that consume the same noise give the same images.
 
-The loop is a `tf.while_loop` inside one `tf.function`; it runs the whole
-network once per pixel ("naive" sampling), or once per sub-pixel for models
-that draw a pixel's channels one at a time (`model.samples_subpixels`, the
-PixelRNN paper's models: R, then G given R, then B given R and G).
+Two loops consume that noise, each a `tf.while_loop` inside one
+`tf.function` (so that they also run inside an exported SavedModel):
+
+- `method="cached"` (the default): `pixel_keras.cached_sampling`, which at
+  each step computes only what the new pixel changes;
+- `method="naive"`: the whole network once per pixel, or once per sub-pixel
+  for models that draw a pixel's channels one at a time
+  (`model.samples_subpixels`, the PixelRNN paper's models: R, then G given
+  R, then B given R and G). It is the reference the cached loops are tested
+  against: both give the same images for the same seeds.
 
 A model is anything with `image_shape`, `num_levels`, `num_classes`,
 `make_inputs(images, labels)`, `output_distribution(outputs, temperature)`

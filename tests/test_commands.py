@@ -42,6 +42,7 @@ def _config(workdir, **overrides):
         checkpoint=None,
         num_samples=4,
         temperature=1.0,
+        sampling_method="cached",
         output=None,
         strategy="auto",
         tpu=None,

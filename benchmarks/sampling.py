@@ -1,0 +1,277 @@
+"""Benchmark: cached against naive sampling, and `tfp.distributions.PixelCNN`.
+
+For PixelCNN++ models of three sizes (the `tiny` and `mnist` presets, and a
+32x32x3 model with the architecture of `vs_tfp.py`'s 32x32x3 configuration),
+at batch 1 and 16, in one process, it measures images per second of
+
+* `model.sample(..., method="cached")`, the default;
+* `model.sample(..., method="naive")`, the whole network once per pixel;
+* `tfp.distributions.PixelCNN(...).sample(...)` with the same architecture
+  (by default only at 32x32x3, the size the targets are stated for),
+
+and prints the ratios. Each run is timed after a first call that traces it.
+The naive loop costs the same at every pixel (one pass of the whole
+network), so where a full naive run would take longer than
+`--naive_budget` seconds its time is extrapolated from a completion with
+only the last `--naive_pixels` pixels unknown (the naive loop starts at the
+first unknown pixel); the table marks such numbers with `~`.
+
+Memory is the peak RSS of this process during each run: the kernel's
+high-water mark is reset (`/proc/self/clear_refs`) before each run and read
+(`VmHWM`) after it, so each number includes the runtime's baseline (printed
+as well). Where the reset is not available, the numbers are the process's
+running maximum.
+
+Usage (from the repository root):
+
+    python benchmarks/sampling.py
+    python benchmarks/sampling.py --configs 32x32x3 --batch_sizes 16
+    python benchmarks/sampling.py --tfp_configs tiny,32x32x3 --naive_budget 300
+"""
+
+import argparse
+import gc
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_REPO_ROOT = os.path.dirname(_HERE)
+for _path in (_REPO_ROOT, _HERE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+import vs_tfp  # noqa: E402  (machine_summary, memory readings)
+
+# name -> (PixelCNN++ constructor arguments). Dropout is off (sampling never
+# uses it) so that TFP's model is built the same way.
+CONFIGS = {
+    "tiny": {"preset": "tiny"},
+    "mnist": {"preset": "mnist"},
+    "32x32x3": {
+        "image_shape": (32, 32, 3),
+        "num_levels": 256,
+        "num_filters": 32,
+        "num_resnet": 1,
+        "num_hierarchies": 3,
+        "num_logistic_mix": 5,
+    },
+}
+
+
+def _model_arguments(name):
+    from pixel_keras.models import presets
+
+    config = dict(CONFIGS[name])
+    preset = config.pop("preset", None)
+    if preset is not None:
+        config = presets.preset_config("pixel_cnn_pp", preset)
+    config["dropout"] = 0.0
+    return config
+
+
+# --- Memory ------------------------------------------------------------------------
+
+
+def _reset_peak_rss():
+    """Resets the kernel's RSS high-water mark; False where it can't."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _peak_rss_mib():
+    return vs_tfp._proc_status_mib("VmHWM") or vs_tfp._maxrss_mib()
+
+
+# --- Timing ------------------------------------------------------------------------
+
+
+def _timed(fn):
+    """Seconds and peak RSS (MiB) of one call, with the collector off."""
+    gc.collect()
+    gc.disable()
+    _reset_peak_rss()
+    try:
+        start = time.perf_counter()
+        result = fn()
+        if hasattr(result, "numpy"):
+            result.numpy()
+        seconds = time.perf_counter() - start
+    finally:
+        gc.enable()
+    return seconds, _peak_rss_mib()
+
+
+def _time_cached(model, batch):
+    model.sample(batch, seed=0)  # Traces.
+    return _timed(lambda: model.sample(batch, seed=1))
+
+
+def _time_naive(model, batch, budget, pixels):
+    """Seconds for a whole naive sample (measured, or extrapolated from the
+    last `pixels` pixels), peak RSS, and whether it was extrapolated."""
+    import numpy as np
+
+    height, width, _ = model.image_shape
+    total = height * width
+    pixels = min(pixels, total)
+    images = np.zeros([batch, *model.image_shape], np.float32)
+    known = np.ones([batch, height, width], bool)
+    known.reshape(batch, -1)[:, total - pixels :] = False
+
+    def partial():
+        return model.complete(images, known, seed=1, method="naive")
+
+    model.complete(images, known, seed=0, method="naive")  # Traces.
+    seconds, peak = _timed(partial)
+    estimate = seconds * total / pixels
+    if estimate <= budget and pixels < total:
+        seconds, peak = _timed(lambda: model.sample(batch, seed=1, method="naive"))
+        return seconds, peak, False
+    return estimate, peak, pixels < total
+
+
+def _tfp_distribution(arguments):
+    import tensorflow_probability as tfp
+    import tf_keras
+
+    tf_keras.utils.set_random_seed(0)
+    return tfp.distributions.PixelCNN(
+        image_shape=arguments["image_shape"],
+        conditional_shape=None,
+        num_resnet=arguments["num_resnet"],
+        num_hierarchies=arguments["num_hierarchies"],
+        num_filters=arguments["num_filters"],
+        num_logistic_mix=arguments["num_logistic_mix"],
+        dropout_p=0.0,
+        use_weight_norm=False,
+        high=arguments["num_levels"] - 1,
+        low=0,
+    )
+
+
+def _time_tfp(arguments, batch):
+    import tensorflow as tf
+
+    distribution = _tfp_distribution(arguments)
+    # TFP's sampler takes a Python seed in a traced function. Tracing runs
+    # nothing, so it is done first and excluded from the time.
+    sample = tf.function(lambda: distribution.sample(batch, seed=1))
+    sample.get_concrete_function()
+    return _timed(sample)
+
+
+# --- Main ------------------------------------------------------------------------
+
+
+def _log(message):
+    print(message, flush=True)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--configs", default="tiny,mnist,32x32x3", help=f"some of {sorted(CONFIGS)}"
+    )
+    parser.add_argument("--batch_sizes", default="1,16", help="comma-separated")
+    parser.add_argument(
+        "--tfp_configs",
+        default="32x32x3",
+        help="configurations at which TFP's sampler is timed too ('' for none)",
+    )
+    parser.add_argument(
+        "--naive_budget",
+        type=float,
+        default=120.0,
+        help="seconds above which a naive run is extrapolated, not run whole",
+    )
+    parser.add_argument(
+        "--naive_pixels",
+        type=int,
+        default=32,
+        help="pixels a naive run is timed over when it is extrapolated",
+    )
+    args = parser.parse_args(argv)
+    args.configs = [c for c in args.configs.split(",") if c]
+    args.tfp_configs = [c for c in args.tfp_configs.split(",") if c]
+    for name in args.configs + args.tfp_configs:
+        if name not in CONFIGS:
+            parser.error(f"Unknown configuration {name!r}; expected one of {sorted(CONFIGS)}")
+    try:
+        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
+    except ValueError:
+        parser.error(f"--batch_sizes must be comma-separated ints: {args.batch_sizes!r}")
+    if not args.batch_sizes or min(args.batch_sizes) < 1:
+        parser.error("--batch_sizes must be positive ints")
+    if args.naive_pixels < 1:
+        parser.error("--naive_pixels must be >= 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import keras
+
+    from pixel_keras.models import PixelCNNPlusPlus
+
+    _log(vs_tfp.machine_summary())
+    _reset_peak_rss()
+    _log(f"RSS after imports: {vs_tfp._proc_status_mib('VmRSS') or 0:.0f} MiB")
+    if not _reset_peak_rss():
+        _log("(no /proc/self/clear_refs: peak RSS is the running maximum)")
+    rows = []
+    for name in args.configs:
+        arguments = _model_arguments(name)
+        keras.utils.set_random_seed(0)
+        model = PixelCNNPlusPlus(**arguments)
+        for batch in args.batch_sizes:
+            row = {"config": name, "batch": batch}
+            row["cached"], row["cached_rss"] = _time_cached(model, batch)
+            _log(f"{name} batch {batch}: cached {row['cached']:.2f} s")
+            row["naive"], row["naive_rss"], row["extrapolated"] = _time_naive(
+                model, batch, args.naive_budget, args.naive_pixels
+            )
+            _log(
+                f"{name} batch {batch}: naive {row['naive']:.1f} s"
+                + (" (extrapolated)" if row["extrapolated"] else "")
+            )
+            if name in args.tfp_configs:
+                row["tfp"], row["tfp_rss"] = _time_tfp(arguments, batch)
+                _log(f"{name} batch {batch}: tfp {row['tfp']:.1f} s")
+            rows.append(row)
+
+    _log("")
+    _log(
+        "| model | batch | naive img/s | cached img/s | cached / naive "
+        "| TFP img/s | cached / TFP | peak RSS MiB (cached / naive / TFP) |"
+    )
+    _log("|---|---:|---:|---:|---:|---:|---:|---|")
+    for row in rows:
+        batch = row["batch"]
+        mark = "~" if row["extrapolated"] else ""
+        tfp_rate = tfp_ratio = tfp_rss = ""
+        if "tfp" in row:
+            tfp_rate = f"{batch / row['tfp']:.3g}"
+            tfp_ratio = f"{row['tfp'] / row['cached']:.0f}x"
+            tfp_rss = f" / {row['tfp_rss']:.0f}"
+        _log(
+            f"| {row['config']} | {batch} "
+            f"| {mark}{batch / row['naive']:.3g} | {batch / row['cached']:.3g} "
+            f"| {mark}{row['naive'] / row['cached']:.0f}x "
+            f"| {tfp_rate} | {tfp_ratio} "
+            f"| {row['cached_rss']:.0f} / {row['naive_rss']:.0f}{tfp_rss} |"
+        )
+    _log("~: naive time extrapolated from the last --naive_pixels pixels.")
+
+
+if __name__ == "__main__":
+    main()
