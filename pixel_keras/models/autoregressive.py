@@ -16,6 +16,7 @@ import tensorflow_probability as tfp
 from keras import ops
 
 from pixel_keras import sampling
+from pixel_keras.distributions import AutoregressiveImage
 from pixel_keras.models import presets as presets_lib
 
 tfd = tfp.distributions
@@ -129,6 +130,39 @@ class AutoregressiveImageModel(keras.Model):
         outputs = self(self.make_inputs(images, labels), training=training)
         return tfd.Independent(
             self.output_distribution(outputs), reinterpreted_batch_ndims=2
+        )
+
+    def as_distribution(
+        self,
+        conditional_input=None,
+        temperature=1.0,
+        method="cached",
+        validate_args=False,
+        name=None,
+    ):
+        """The model as a TFP distribution over whole images.
+
+        Args:
+            conditional_input: class labels (int, any leading shape) for a
+                class-conditional model, else None. Its leading shape is the
+                distribution's batch shape.
+            temperature: positive float, used by `sample`.
+            method: `"cached"` or `"naive"`, the sampler `sample` uses.
+            validate_args: Python bool, check values and labels.
+            name: optional name of the distribution.
+
+        Returns:
+            An `AutoregressiveImage` with event shape `image_shape` and int32
+            values: `log_prob` is this model's likelihood, `sample` its
+            sampler, and it composes with the rest of TFP.
+        """
+        return AutoregressiveImage(
+            self,
+            conditional_input=conditional_input,
+            temperature=temperature,
+            method=method,
+            validate_args=validate_args,
+            name=name,
         )
 
     def log_prob(self, images, labels=None):

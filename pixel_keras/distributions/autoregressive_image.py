@@ -1,0 +1,281 @@
+"""A pixel_keras model as a TFP distribution over whole images."""
+
+import tensorflow as tf
+import tensorflow_probability as tfp
+
+tfd = tfp.distributions
+
+
+class AutoregressiveImage(tfd.Distribution):
+    """The joint distribution over whole images that a pixel_keras model defines.
+
+    Wraps a trained model (`PixelCNNPlusPlus`, `PixelCNN`, `PixelRNN`) so that
+    it can be used wherever TFP takes a distribution: as a prior, as one node
+    of a `tfd.JointDistributionCoroutine` or `JointDistributionSequential`,
+    under `tfd.Sample` or `tfd.Independent`, or as the likelihood in a
+    larger model's loss. The per-pixel distributions
+    (`DiscretizedLogisticMixture`, the per-sub-pixel categoricals) are what
+    the model outputs; this is their product in raster order, the model's
+    likelihood of an image.
+
+    - `log_prob` runs the network once over the images (the same pass as
+      `model.log_prob` and the training loss), and is differentiable with
+      respect to the model's weights.
+    - `sample` runs the model's sampler (`method="cached"` by default) from
+      stateless seeds: `sample(n, seed=s)` with an int32 `[2]` seed `s` draws
+      the images that `model.sample(n, seed=s)` draws (image `k` of the
+      flattened `[n, *batch_shape]` batch uses seed `k` of
+      `tf.random.experimental.stateless_split(s, n * batch_size)`).
+    - The batch shape is that of the conditioning input: the leading
+      dimensions of `conditional_input` (class labels `[...]`, or
+      `[..., *conditional_shape]` for a model conditioned on vectors or
+      maps), or `[]` for an unconditional model.
+
+    Values are int32 images `[..., height, width, channels]` with integer
+    values in `[0, num_levels - 1]`; `log_prob` also accepts integer-valued
+    floats.
+
+    Args:
+        model: a built pixel_keras model.
+        conditional_input: the conditioning input of a conditional model
+            (int class labels, or float values of the model's
+            `conditional_shape` with leading batch dimensions); None for an
+            unconditional model.
+        temperature: positive float used by `sample` (not by `log_prob`).
+        method: `"cached"` or `"naive"`, the sampler `sample` uses.
+        validate_args: Python bool; when True, values passed to `log_prob`
+            are checked (integer, in range) and so is the conditioning input
+            (labels in range).
+        allow_nan_stats: Python bool, as for every TFP distribution.
+        name: Python str, the name of the distribution.
+
+    Example:
+
+    ```python
+    prior = model.as_distribution()
+    prior.log_prob(images)            # (batch,), nats
+    prior.sample(4, seed=[1, 2])      # int32 (4, H, W, C)
+
+    @tfd.JointDistributionCoroutineAutoBatched
+    def joint():
+        label = yield tfd.Categorical(logits=tf.zeros(10), name="label")
+        yield model.as_distribution(label, name="image")
+    ```
+    """
+
+    def __init__(
+        self,
+        model,
+        conditional_input=None,
+        temperature=1.0,
+        method="cached",
+        validate_args=False,
+        allow_nan_stats=True,
+        name=None,
+    ):
+        parameters = dict(locals())
+        from pixel_keras import sampling  # The samplers import distributions.
+
+        sampling.check_method(method)
+        if isinstance(temperature, (int, float)) and not temperature > 0:
+            raise ValueError(
+                f"Expected a positive `temperature`. Received: temperature={temperature}"
+            )
+        self._model = model
+        self._method = method
+        self._temperature = temperature
+        self._condition_shape = _conditional_event_shape(model)
+        with tf.name_scope(name or f"{model.name}_image") as scope:
+            self._conditional_input = _check_conditional_input(
+                model, self._condition_shape, conditional_input
+            )
+            super().__init__(
+                dtype=tf.int32,
+                reparameterization_type=tfd.NOT_REPARAMETERIZED,
+                validate_args=validate_args,
+                allow_nan_stats=allow_nan_stats,
+                parameters=parameters,
+                name=scope.rstrip("/"),
+            )
+
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return dict(
+            conditional_input=tfp.util.ParameterProperties(
+                event_ndims=lambda self: len(self._condition_shape or ()),
+                is_preferred=False,
+            )
+        )
+
+    @property
+    def model(self):
+        """The wrapped pixel_keras model."""
+        return self._model
+
+    @property
+    def conditional_input(self):
+        """The conditioning input, or None."""
+        return self._conditional_input
+
+    @property
+    def temperature(self):
+        return self._temperature
+
+    @property
+    def method(self):
+        return self._method
+
+    # --- Shapes ---------------------------------------------------------------
+
+    def _event_shape(self):
+        return tf.TensorShape(self._model.image_shape)
+
+    def _event_shape_tensor(self):
+        return tf.constant(self._model.image_shape, tf.int32)
+
+    def _batch_shape(self):
+        if self._conditional_input is None:
+            return tf.TensorShape([])
+        shape = self._conditional_input.shape
+        return shape[: shape.rank - len(self._condition_shape)]
+
+    def _batch_shape_tensor(self):
+        if self._conditional_input is None:
+            return tf.constant([], tf.int32)
+        shape = tf.shape(self._conditional_input)
+        return shape[: tf.size(shape) - len(self._condition_shape)]
+
+    # --- Likelihood -------------------------------------------------------------
+
+    def _flat_condition(self, leading_shape):
+        """The conditioning input broadcast to `leading_shape` and flattened."""
+        if self._conditional_input is None:
+            return None
+        event = tf.constant(self._condition_shape, tf.int32)
+        condition = tf.broadcast_to(
+            self._conditional_input, tf.concat([leading_shape, event], axis=0)
+        )
+        return tf.reshape(condition, tf.concat([[-1], event], axis=0))
+
+    def _log_prob(self, x):
+        images = tf.cast(x, tf.float32)
+        _check_event_shape(self._model, images)
+        leading = tf.broadcast_dynamic_shape(
+            tf.shape(images)[:-3], self.batch_shape_tensor()
+        )
+        event = tf.constant(self._model.image_shape, tf.int32)
+        images = tf.broadcast_to(images, tf.concat([leading, event], axis=0))
+        images = tf.reshape(images, tf.concat([[-1], event], axis=0))
+        distribution = self._model.distribution(images, self._flat_condition(leading))
+        return tf.reshape(distribution.log_prob(images), leading)
+
+    def _sample_control_dependencies(self, x):
+        _check_event_shape(self._model, tf.convert_to_tensor(x))
+        if not self.validate_args:
+            return []
+        top = self._model.num_levels - 1
+        values = tf.cast(x, tf.float32)
+        return [
+            tf.debugging.assert_equal(
+                values,
+                tf.round(values),
+                message="`AutoregressiveImage` values must be integers",
+            ),
+            tf.debugging.assert_greater_equal(
+                values, 0.0, message=f"`AutoregressiveImage` values must be in [0, {top}]"
+            ),
+            tf.debugging.assert_less_equal(
+                values,
+                float(top),
+                message=f"`AutoregressiveImage` values must be in [0, {top}]",
+            ),
+        ]
+
+    def _parameter_control_dependencies(self, is_init):
+        if not (self.validate_args and is_init):
+            return []
+        num_classes = getattr(self._model, "num_classes", None)
+        if num_classes is None or self._conditional_input is None:
+            return []
+        message = f"`conditional_input` labels must be in [0, {num_classes})"
+        return [
+            tf.debugging.assert_greater_equal(self._conditional_input, 0, message=message),
+            tf.debugging.assert_less(self._conditional_input, num_classes, message=message),
+        ]
+
+    # --- Sampling -------------------------------------------------------------
+
+    def _sample_n(self, n, seed=None):
+        from pixel_keras import sampling
+
+        seed = tfp.random.sanitize_seed(seed)
+        batch_shape = self.batch_shape_tensor()
+        leading = tf.concat([[n], batch_shape], axis=0)
+        total = tf.reduce_prod(leading)
+        shape = tf.concat([[total], tf.constant(self._model.image_shape, tf.int32)], 0)
+        images = sampling.draw(
+            self._model,
+            tf.zeros(shape, tf.float32),
+            tf.zeros(shape[:3], tf.bool),
+            tf.random.experimental.stateless_split(seed, total),
+            self._flat_condition(leading),
+            tf.fill([total], tf.cast(self._temperature, tf.float32)),
+            self._method,
+        )
+        return tf.reshape(
+            tf.cast(images, tf.int32),
+            tf.concat([leading, tf.constant(self._model.image_shape, tf.int32)], 0),
+        )
+
+
+def _conditional_event_shape(model):
+    """`()` for class labels, the model's `conditional_shape`, or None."""
+    if getattr(model, "num_classes", None) is not None:
+        return ()
+    shape = getattr(model, "conditional_shape", None)
+    return None if shape is None else tuple(shape)
+
+
+def _check_conditional_input(model, event_shape, conditional_input):
+    if event_shape is None:
+        if conditional_input is not None:
+            raise ValueError(
+                f"{model.name} is unconditional; do not pass `conditional_input`."
+            )
+        return None
+    if conditional_input is None:
+        expected = "int class labels" if event_shape == () else f"shape [..., {event_shape}]"
+        raise ValueError(f"{model.name} is conditional: pass `conditional_input` ({expected}).")
+    if event_shape == ():
+        conditional_input = tf.convert_to_tensor(conditional_input)
+        if not conditional_input.dtype.is_integer:
+            raise ValueError(
+                "Expected integer class labels as `conditional_input`. "
+                f"Received: dtype {conditional_input.dtype.name}"
+            )
+        return tf.cast(conditional_input, tf.int32)
+    conditional_input = tf.convert_to_tensor(conditional_input, dtype_hint=tf.float32)
+    conditional_input = tf.cast(conditional_input, tf.float32)
+    rank = len(event_shape)
+    shape = tuple(conditional_input.shape)
+    if len(shape) < rank or tuple(shape[len(shape) - rank :]) != tuple(event_shape):
+        raise ValueError(
+            f"Expected `conditional_input` of shape [..., {', '.join(map(str, event_shape))}]"
+            f" (the model's conditional_shape). Received: shape {shape}"
+        )
+    return conditional_input
+
+
+def _check_event_shape(model, x):
+    if x.shape.rank is None:
+        return
+    shape = tuple(x.shape)
+    expected = tuple(model.image_shape)
+    if len(shape) < 3 or any(
+        size is not None and size != want for size, want in zip(shape[-3:], expected)
+    ):
+        raise ValueError(
+            f"Expected images of shape [..., {', '.join(map(str, expected))}]. "
+            f"Received: shape {shape}"
+        )
+
