@@ -19,9 +19,10 @@ Two loops consume that noise, each a `tf.while_loop` inside one
   against: both give the same images for the same seeds.
 
 A model is anything with `image_shape`, `num_levels`, `num_classes`,
-`make_inputs(images, labels)`, `output_distribution(outputs, temperature)`
-and a call that maps inputs to `(batch, height, width, num_params)`; a
-sub-pixel model also has `channel_logits(outputs)`.
+`conditional_shape`, `conditioning(labels, condition)`, `sample_dtype`,
+`make_inputs(images, conditioning)`, `output_distribution(outputs,
+temperature)` and a call that maps inputs to `(batch, height, width,
+num_params)`; a sub-pixel model also has `channel_logits(outputs)`.
 """
 
 import weakref
@@ -169,7 +170,7 @@ def _naive_loop(model):
             (start, images),
             parallel_iterations=1,
         )
-        return tf.cast(images, tf.uint8)
+        return tf.cast(images, model.sample_dtype)
 
     return loop
 
@@ -208,7 +209,7 @@ def _naive_subpixel_loop(model):
             (start * channels, images),
             parallel_iterations=1,
         )
-        return tf.cast(images, tf.uint8)
+        return tf.cast(images, model.sample_dtype)
 
     return loop
 
@@ -256,20 +257,26 @@ def _check_temperature(temperature, num):
     return tf.broadcast_to(temperature, [num])
 
 
-def _check_labels(model, labels, num):
-    if model.num_classes is None:
-        if labels is not None:
-            raise ValueError(
-                "This model is not class-conditional (num_classes=None); "
-                "do not pass `labels`."
-            )
+def _check_conditioning(model, labels, condition, num):
+    """The model's conditioning input (labels or condition), checked."""
+    conditioning = model.conditioning(labels, condition)
+    if conditioning is None:
         return None
-    if labels is None:
-        raise ValueError(
-            f"This model is class-conditional (num_classes={model.num_classes}); "
-            f"pass `labels`, int of shape ({num},)."
-        )
-    labels = tf.convert_to_tensor(labels)
+    if model.num_classes is None:
+        condition = tf.convert_to_tensor(conditioning, dtype_hint=tf.float32)
+        if not (condition.dtype.is_floating or condition.dtype.is_integer):
+            raise ValueError(
+                "Expected a numeric `condition`. "
+                f"Received: condition of dtype {condition.dtype.name}"
+            )
+        expected = (num, *model.conditional_shape)
+        if tuple(condition.shape) != expected:
+            raise ValueError(
+                f"Expected `condition` of shape {expected}. "
+                f"Received: condition.shape={tuple(condition.shape)}"
+            )
+        return tf.cast(condition, tf.float32)
+    labels = tf.convert_to_tensor(conditioning)
     if not labels.dtype.is_integer:
         raise ValueError(
             f"Expected integer `labels`. Received: labels of dtype {labels.dtype.name}"
@@ -292,7 +299,9 @@ def _check_labels(model, labels, num):
     return tf.cast(labels, tf.int32)
 
 
-def sample(model, num, seed, labels=None, temperature=1.0, method="cached"):
+def sample(
+    model, num, seed, labels=None, temperature=1.0, method="cached", condition=None
+):
     """Draws `num` images from `model`, one pixel at a time.
 
     Args:
@@ -314,11 +323,18 @@ def sample(model, num, seed, labels=None, temperature=1.0, method="cached"):
     num = int(num)
     images = tf.zeros([num, *model.image_shape], tf.float32)
     known = tf.zeros([num, *model.image_shape[:2]], tf.bool)
-    return _run(model, images, known, seed, labels, temperature, method)
+    return _run(model, images, known, seed, labels, condition, temperature, method)
 
 
 def complete(
-    model, images, known_mask, seed, labels=None, temperature=1.0, method="cached"
+    model,
+    images,
+    known_mask,
+    seed,
+    labels=None,
+    temperature=1.0,
+    method="cached",
+    condition=None,
 ):
     """Fills the unknown pixels of `images`, keeping known pixels exactly.
 
@@ -331,9 +347,10 @@ def complete(
         labels: int `(batch,)` for a class-conditional model, else None.
         temperature: positive float.
         method: `"cached"` or `"naive"`, as for `sample`.
+        condition: as for `sample`.
 
     Returns:
-        uint8 images of the same shape.
+        images of the same shape, of `model.sample_dtype`.
     """
     images = tf.convert_to_tensor(images)
     expected = tuple(model.image_shape)
@@ -367,19 +384,19 @@ def complete(
                 f"Expected `images` with integer values in [0, {top}]. "
                 f"Received: values in [{values.min()}, {values.max()}]"
             )
-    return _run(model, images, known_mask, seed, labels, temperature, method)
+    return _run(model, images, known_mask, seed, labels, condition, temperature, method)
 
 
-def _run(model, images, known, seed, labels, temperature, method):
+def _run(model, images, known, seed, labels, condition, temperature, method):
     check_method(method)
     num = images.shape[0]
-    labels = _check_labels(model, labels, num)
+    conditioning = _check_conditioning(model, labels, condition, num)
     temperature = _check_temperature(temperature, num)
     seeds = per_image_seeds(seed, num)
-    return draw(model, images, known, seeds, labels, temperature, method)
+    return draw(model, images, known, seeds, conditioning, temperature, method)
 
 
-def draw(model, images, known, seeds, labels, temperature, method="cached"):
+def draw(model, images, known, seeds, conditioning, temperature, method="cached"):
     """The sampling loop on checked tensors; traceable with an unknown batch.
 
     `sample` and `complete` check their arguments and call this; an exported
@@ -390,7 +407,8 @@ def draw(model, images, known, seeds, labels, temperature, method="cached"):
         images: float32 `(batch, height, width, channels)`, the known values.
         known: bool `(batch, height, width)`.
         seeds: int32 `(batch, 2)`, one stateless seed per image.
-        labels: int32 `(batch,)` or None.
+        conditioning: the model's conditioning input: int32 labels
+            `(batch,)`, float32 `(batch, *conditional_shape)`, or None.
         temperature: float32 `(batch,)`.
         method: `"cached"` or `"naive"`.
 
@@ -398,4 +416,5 @@ def draw(model, images, known, seeds, labels, temperature, method="cached"):
         uint8 images.
     """
     noise = _noise_per_image(model, seeds)
-    return _loop(model, check_method(method))(images, known, labels, *noise, temperature)
+    loop = _loop(model, check_method(method))
+    return loop(images, known, conditioning, *noise, temperature)

@@ -164,9 +164,7 @@ class _CachedNetwork:
     def _read_weights(self, labels):
         """Every weight as a tensor, read once per call (not once per step)."""
         layer = self.model.get_layer
-        one_hot = None
-        if self.model.num_classes is not None:
-            one_hot = tf.one_hot(labels, self.model.num_classes)
+        condition = self.model.condition_vector(labels)
         weights = {
             "stem_down": _conv(layer("stem_down")),
             "stem_down_right_above": _conv(layer("stem_down_right_above")),
@@ -189,11 +187,11 @@ class _CachedNetwork:
                     bias,
                 )
             for name in self._blocks(level):
-                weights[name] = self._block_weights(layer(name), one_hot, name)
+                weights[name] = self._block_weights(layer(name), condition, name)
         return weights
 
     @staticmethod
-    def _block_weights(block, one_hot, name):
+    def _block_weights(block, condition, name):
         if "_ul_" in name:
             first = _window(block.first_conv, celu=True)
             gate_kernel, gate_bias = _window(block.gate_conv, celu=True)
@@ -202,9 +200,10 @@ class _CachedNetwork:
             gate_kernel, gate_bias = _conv(block.gate_conv)
         gate_bias = gate_bias[tf.newaxis]
         if block.condition_projection is not None:
-            # One gate bias per image: the block's bias and its class term.
+            # One gate bias per image: the block's bias and its condition's
+            # term.
             kernel = tf.convert_to_tensor(block.condition_projection.kernel)
-            gate_bias = gate_bias + tf.matmul(one_hot, kernel)
+            gate_bias = gate_bias + tf.matmul(condition, kernel)
         skip = None
         if block.skip_projection is not None:
             skip = _conv(block.skip_projection)
@@ -465,7 +464,7 @@ class _CachedNetwork:
             )
 
         images, _ = self._run(images, known, labels, draw)
-        return tf.cast(images, tf.uint8)
+        return tf.cast(images, self.model.sample_dtype)
 
     def outputs(self, images, labels=None):
         """The model's outputs on `images`, computed as the sampler does.

@@ -30,7 +30,7 @@ def check_positive_int(name, value, minimum=1):
         )
 
 
-def check_image_arguments(image_shape, num_levels, num_classes):
+def check_image_arguments(image_shape, num_levels, num_classes, max_levels=256):
     """Checks the arguments every model shares; returns the shape as a tuple."""
     image_shape = tuple(image_shape)
     if len(image_shape) != 3 or not all(
@@ -41,22 +41,57 @@ def check_image_arguments(image_shape, num_levels, num_classes):
             f"positive ints. Received: image_shape={image_shape}"
         )
     check_positive_int("num_levels", num_levels, minimum=2)
-    if num_levels > 256:
+    if num_levels > max_levels:
         raise ValueError(
-            f"Expected `num_levels` in [2, 256]. Received: num_levels={num_levels}"
+            f"Expected `num_levels` in [2, {max_levels}]. Received: num_levels={num_levels}"
         )
     if num_classes is not None:
         check_positive_int("num_classes", num_classes, minimum=2)
     return image_shape
 
 
-def image_inputs(image_shape, num_classes):
-    """The functional inputs, and the one-hot class vector (or None)."""
+def check_conditional_shape(conditional_shape, num_classes):
+    """Checks a model's `conditional_shape`; returns it as a tuple, or None."""
+    if conditional_shape is None:
+        return None
+    if num_classes is not None:
+        raise ValueError(
+            "Pass `num_classes` (class labels) or `conditional_shape` (any "
+            "conditioning values), not both. Received: "
+            f"num_classes={num_classes}, conditional_shape={conditional_shape}"
+        )
+    conditional_shape = tuple(conditional_shape)
+    if not conditional_shape or not all(
+        isinstance(d, int) and not isinstance(d, bool) and d > 0
+        for d in conditional_shape
+    ):
+        raise ValueError(
+            "Expected `conditional_shape` to be a non-empty tuple of positive "
+            f"ints. Received: conditional_shape={conditional_shape}"
+        )
+    return conditional_shape
+
+
+def image_inputs(image_shape, num_classes, conditional_shape=None):
+    """The functional inputs, the images, and the conditioning vector.
+
+    The conditioning vector, `(batch, features)`, is the one-hot class label
+    (`num_classes`), the flattened conditioning input (`conditional_shape`),
+    or None for an unconditional model.
+    """
     images = keras.Input(shape=image_shape, name="images")
-    if num_classes is None:
-        return images, images, None
-    labels = keras.Input(shape=(), dtype="int32", name="labels")
-    return {"images": images, "labels": labels}, images, ops.one_hot(labels, num_classes)
+    if num_classes is not None:
+        labels = keras.Input(shape=(), dtype="int32", name="labels")
+        return (
+            {"images": images, "labels": labels},
+            images,
+            ops.one_hot(labels, num_classes),
+        )
+    if conditional_shape is not None:
+        condition = keras.Input(shape=conditional_shape, name="condition")
+        vector = ops.reshape(condition, (-1, math.prod(conditional_shape)))
+        return {"images": images, "condition": condition}, images, vector
+    return images, images, None
 
 
 class _BitsPerDim(keras.losses.Loss):
@@ -99,6 +134,9 @@ class AutoregressiveImageModel(keras.Model):
     # R, then B), each with a pass of the network; False when the per-pixel
     # distribution draws all channels of a pixel jointly.
     samples_subpixels = False
+    # Subclasses set these from their arguments: at most one is not None.
+    num_classes = None
+    conditional_shape = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -112,7 +150,7 @@ class AutoregressiveImageModel(keras.Model):
             f"{type(self).__name__} must define `output_distribution`."
         )
 
-    def distribution(self, images, labels=None, training=False):
+    def distribution(self, images, labels=None, training=False, condition=None):
         """The model's distribution over images given the (earlier) pixels.
 
         Because the network is causal, the `log_prob` of this distribution at
@@ -122,12 +160,15 @@ class AutoregressiveImageModel(keras.Model):
             images: `(batch, height, width, channels)` integer-valued images.
             labels: int `(batch,)` class labels for a class-conditional model.
             training: Python bool, whether dropout is active.
+            condition: float `(batch, *conditional_shape)` for a model with a
+                `conditional_shape`.
 
         Returns:
             `tfd.Independent` over the per-pixel distribution, batch shape
             `(batch,)`, event shape `image_shape`.
         """
-        outputs = self(self.make_inputs(images, labels), training=training)
+        conditioning = self.conditioning(labels, condition)
+        outputs = self(self.make_inputs(images, conditioning), training=training)
         return tfd.Independent(
             self.output_distribution(outputs), reinterpreted_batch_ndims=2
         )
@@ -144,8 +185,9 @@ class AutoregressiveImageModel(keras.Model):
 
         Args:
             conditional_input: class labels (int, any leading shape) for a
-                class-conditional model, else None. Its leading shape is the
-                distribution's batch shape.
+                class-conditional model, float `(..., *conditional_shape)`
+                for a model with a `conditional_shape`, else None. Its
+                leading shape is the distribution's batch shape.
             temperature: positive float, used by `sample`.
             method: `"cached"` or `"naive"`, the sampler `sample` uses.
             validate_args: Python bool, check values and labels.
@@ -165,34 +207,76 @@ class AutoregressiveImageModel(keras.Model):
             name=name,
         )
 
-    def log_prob(self, images, labels=None):
+    def log_prob(self, images, labels=None, condition=None):
         """Log-likelihood of each image in nats, `(batch,)`."""
         images = tf.cast(self._check_images(images, "images"), "float32")
-        return self.distribution(images, labels).log_prob(images)
+        return self.distribution(images, labels, condition=condition).log_prob(images)
 
-    def bits_per_dim(self, images, labels=None):
+    def bits_per_dim(self, images, labels=None, condition=None):
         """Negative log-likelihood of each image in bits per dimension."""
         num_dims = math.prod(self.image_shape)
-        return -self.log_prob(images, labels) / (num_dims * math.log(2.0))
+        return -self.log_prob(images, labels, condition) / (num_dims * math.log(2.0))
 
     # --- Inputs ---------------------------------------------------------------
 
-    def make_inputs(self, images, labels=None):
-        """The model's input structure from images and optional labels."""
-        images = ops.cast(images, "float32")
-        if self.num_classes is None:
-            if labels is not None:
+    def conditioning(self, labels=None, condition=None):
+        """The one conditioning input this model takes, or None.
+
+        A class-conditional model (`num_classes`) takes `labels`; a model with
+        a `conditional_shape` takes `condition`; an unconditional model takes
+        neither.
+
+        Raises:
+            ValueError: if the wrong one (or none) is given.
+        """
+        if self.num_classes is not None:
+            if condition is not None or labels is None:
                 raise ValueError(
-                    "This model is not class-conditional (num_classes=None); "
-                    "do not pass `labels`."
+                    f"This model is class-conditional (num_classes={self.num_classes}); "
+                    "pass `labels`, int of shape (batch,), and no `condition`."
                 )
-            return images
-        if labels is None:
+            return labels
+        if self.conditional_shape is not None:
+            if labels is not None or condition is None:
+                raise ValueError(
+                    "This model is conditioned on values of shape "
+                    f"{self.conditional_shape}; pass `condition`, float of shape "
+                    f"(batch, {', '.join(map(str, self.conditional_shape))}), "
+                    "and no `labels`."
+                )
+            return condition
+        if labels is not None or condition is not None:
             raise ValueError(
-                f"This model is class-conditional (num_classes={self.num_classes}); "
-                "pass `labels`, int of shape (batch,)."
+                "This model is not class-conditional nor conditioned on values "
+                "(num_classes=None, conditional_shape=None); do not pass "
+                "`labels` or `condition`."
             )
-        return {"images": images, "labels": ops.cast(labels, "int32")}
+        return None
+
+    def make_inputs(self, images, conditioning=None):
+        """The model's input structure from images and its conditioning input
+        (class labels or condition values, as `conditioning` returns)."""
+        images = ops.cast(images, "float32")
+        if conditioning is None:
+            if self.num_classes is not None or self.conditional_shape is not None:
+                self.conditioning()  # Raises with the expected input.
+            return images
+        if self.num_classes is not None:
+            return {"images": images, "labels": ops.cast(conditioning, "int32")}
+        if self.conditional_shape is not None:
+            return {"images": images, "condition": ops.cast(conditioning, "float32")}
+        self.conditioning(labels=conditioning)  # Raises: unconditional.
+
+    def condition_vector(self, conditioning):
+        """The `(batch, features)` vector every block is conditioned on: the
+        one-hot label or the flattened condition (None when unconditional)."""
+        if conditioning is None:
+            return None
+        if self.num_classes is not None:
+            return tf.one_hot(tf.cast(conditioning, tf.int32), self.num_classes)
+        return tf.reshape(
+            tf.cast(conditioning, tf.float32), [-1, math.prod(self.conditional_shape)]
+        )
 
     def _check_images(self, images, name):
         images = tf.convert_to_tensor(images)
@@ -222,7 +306,9 @@ class AutoregressiveImageModel(keras.Model):
 
     # --- Sampling -------------------------------------------------------------
 
-    def sample(self, num, seed, labels=None, temperature=1.0, method="cached"):
+    def sample(
+        self, num, seed, labels=None, temperature=1.0, method="cached", condition=None
+    ):
         """Draws images from the model in raster order.
 
         Args:
@@ -235,16 +321,32 @@ class AutoregressiveImageModel(keras.Model):
                 the new pixel changes) or `"naive"` (the whole network for
                 every pixel, the reference). Both draw the same images from
                 the same seeds.
+            condition: float `(num, *conditional_shape)` for a model with a
+                `conditional_shape`.
 
         Returns:
-            uint8 `(num, height, width, channels)` images.
+            `(num, height, width, channels)` images: uint8, or int32 for a
+            model with more than 256 levels.
         """
         return sampling.sample(
-            self, num, seed, labels=labels, temperature=temperature, method=method
+            self,
+            num,
+            seed,
+            labels=labels,
+            temperature=temperature,
+            method=method,
+            condition=condition,
         )
 
     def complete(
-        self, images, known_mask, seed, labels=None, temperature=1.0, method="cached"
+        self,
+        images,
+        known_mask,
+        seed,
+        labels=None,
+        temperature=1.0,
+        method="cached",
+        condition=None,
     ):
         """Fills the unknown pixels of images; known pixels are kept exactly.
 
@@ -260,9 +362,10 @@ class AutoregressiveImageModel(keras.Model):
             labels: int `(batch,)` for a class-conditional model.
             temperature: positive float.
             method: `"cached"` or `"naive"`, as for `sample`.
+            condition: as for `sample`.
 
         Returns:
-            uint8 images of the same shape.
+            images of the same shape, of the dtype `sample` returns.
         """
         return sampling.complete(
             self,
@@ -272,7 +375,13 @@ class AutoregressiveImageModel(keras.Model):
             labels=labels,
             temperature=temperature,
             method=method,
+            condition=condition,
         )
+
+    @property
+    def sample_dtype(self):
+        """uint8, or int32 for a model with more than 256 levels."""
+        return tf.uint8 if self.num_levels <= 256 else tf.int32
 
     # --- Config ---------------------------------------------------------------
 

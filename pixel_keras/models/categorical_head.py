@@ -5,6 +5,7 @@ from keras import ops
 
 from pixel_keras.distributions import pixel_categorical
 from pixel_keras.layers import MaskedConv2D
+from pixel_keras.layers.pixel_encoding import PixelEncoding
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
 from pixel_keras.models.autoregressive import check_positive_int
 
@@ -17,13 +18,24 @@ def check_stack_arguments(channels, num_filters, num_layers, output_filters):
     check_positive_int("output_filters", output_filters, minimum=channels)
 
 
+# A softmax per sub-pixel over at most this many values (for example the
+# codes of a discrete latent map); images above 256 levels are int32.
+MAX_LEVELS = 2**16
+
+
 def scaled_images(images, num_levels):
     """Integer pixel values in `[0, L - 1]` mapped to `[-1, 1]`."""
     return images * (2.0 / (num_levels - 1)) - 1.0
 
 
+def pixel_encoding(num_levels, encoding, embedding_dim):
+    """The model's first layer: how it sees pixel values."""
+    return PixelEncoding(num_levels, encoding, embedding_dim, name="pixel_encoding")
+
+
 def add_class_bias(features, condition, name):
-    """Adds a learned per-class bias to every pixel (nothing without classes).
+    """Adds a learned linear function of the conditioning vector (the one-hot
+    label, or the flattened condition) to every pixel; nothing without one.
 
     A bias that is the same at every pixel depends on no pixel, so it keeps
     every mask intact.

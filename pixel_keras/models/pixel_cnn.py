@@ -4,13 +4,15 @@ import keras
 from keras import ops
 
 from pixel_keras.layers import MaskedConv2D
+from pixel_keras.models.autoregressive import check_conditional_shape
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import image_inputs
 from pixel_keras.models.categorical_head import CategoricalPixelModel
 from pixel_keras.models.categorical_head import add_class_bias
 from pixel_keras.models.categorical_head import check_stack_arguments
 from pixel_keras.models.categorical_head import output_stack
-from pixel_keras.models.categorical_head import scaled_images
+from pixel_keras.models.categorical_head import MAX_LEVELS
+from pixel_keras.models.categorical_head import pixel_encoding
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
@@ -28,13 +30,23 @@ class PixelCNN(CategoricalPixelModel):
 
     Args:
         image_shape: `(height, width, channels)`.
-        num_levels: int in `[2, 256]`, values per channel (2: Bernoulli).
+        num_levels: int in `[2, 65536]`, values per channel (2: Bernoulli);
+            above 256, images are int32 rather than uint8.
         num_filters: int h; the residual stream has 2h channels, and h must
             be at least the number of channels.
         num_layers: int, residual blocks.
         output_filters: int, channels of the hidden output layer.
         num_classes: int or None; a class-conditional model adds a learned
             per-class bias to every block's input.
+        conditional_shape: tuple or None; a model conditioned on values of
+            this shape (a vector, a small map: `p(x | z)`) adds a learned
+            linear function of them to every block's input. At most one of
+            `num_classes` and `conditional_shape`.
+        input_encoding: how the first layer sees pixel values: `"scaled"`
+            (to [-1, 1], for intensities), `"one_hot"` or `"embedding"`
+            (for unordered values such as discrete latent codes); see
+            `PixelEncoding`.
+        embedding_dim: int, features per channel for `"embedding"`.
         **kwargs: base `keras.Model` arguments.
 
     Call arguments:
@@ -66,6 +78,9 @@ class PixelCNN(CategoricalPixelModel):
         "num_layers",
         "output_filters",
         "num_classes",
+        "conditional_shape",
+        "input_encoding",
+        "embedding_dim",
     )
 
     def __init__(
@@ -76,13 +91,22 @@ class PixelCNN(CategoricalPixelModel):
         num_layers=15,
         output_filters=1024,
         num_classes=None,
+        conditional_shape=None,
+        input_encoding="scaled",
+        embedding_dim=16,
         **kwargs,
     ):
-        image_shape = check_image_arguments(image_shape, num_levels, num_classes)
+        image_shape = check_image_arguments(
+            image_shape, num_levels, num_classes, max_levels=MAX_LEVELS
+        )
+        conditional_shape = check_conditional_shape(conditional_shape, num_classes)
         channels = image_shape[-1]
         check_stack_arguments(channels, num_filters, num_layers, output_filters)
 
-        inputs, images, condition = image_inputs(image_shape, num_classes)
+        inputs, images, condition = image_inputs(
+            image_shape, num_classes, conditional_shape
+        )
+        encoded = pixel_encoding(num_levels, input_encoding, embedding_dim)(images)
 
         def masked(filters, kernel_size, name, mask_type="B"):
             return MaskedConv2D(
@@ -94,7 +118,7 @@ class PixelCNN(CategoricalPixelModel):
             )
 
         x = masked(2 * num_filters, 7, "input_conv", mask_type="A")(
-            scaled_images(images, num_levels)
+            encoded
         )
         for i in range(num_layers):
             x = add_class_bias(x, condition, f"block_{i}_class_bias")
@@ -111,3 +135,6 @@ class PixelCNN(CategoricalPixelModel):
         self.num_layers = num_layers
         self.output_filters = output_filters
         self.num_classes = num_classes
+        self.conditional_shape = conditional_shape
+        self.input_encoding = input_encoding
+        self.embedding_dim = embedding_dim

@@ -5,13 +5,15 @@ import keras
 from pixel_keras.layers import DiagonalBiLSTM
 from pixel_keras.layers import MaskedConv2D
 from pixel_keras.layers import RowLSTM
+from pixel_keras.models.autoregressive import check_conditional_shape
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import image_inputs
 from pixel_keras.models.categorical_head import CategoricalPixelModel
 from pixel_keras.models.categorical_head import add_class_bias
 from pixel_keras.models.categorical_head import check_stack_arguments
 from pixel_keras.models.categorical_head import output_stack
-from pixel_keras.models.categorical_head import scaled_images
+from pixel_keras.models.categorical_head import MAX_LEVELS
+from pixel_keras.models.categorical_head import pixel_encoding
 
 KINDS = ("row_lstm", "diagonal_bilstm")
 
@@ -35,7 +37,8 @@ class PixelRNN(CategoricalPixelModel):
 
     Args:
         image_shape: `(height, width, channels)`.
-        num_levels: int in `[2, 256]`, values per channel (2: Bernoulli).
+        num_levels: int in `[2, 65536]`, values per channel (2: Bernoulli);
+            above 256, images are int32 rather than uint8.
         kind: `"row_lstm"` or `"diagonal_bilstm"`.
         num_filters: int h, the LSTM units; the residual stream has 2h
             channels. At least the number of channels.
@@ -43,6 +46,15 @@ class PixelRNN(CategoricalPixelModel):
         output_filters: int, channels of the hidden output layer.
         num_classes: int or None; a class-conditional model adds a learned
             per-class bias to every layer's input.
+        conditional_shape: tuple or None; a model conditioned on values of
+            this shape (a vector, a small map: `p(x | z)`) adds a learned
+            linear function of them to every layer's input. At most one of
+            `num_classes` and `conditional_shape`.
+        input_encoding: how the first layer sees pixel values: `"scaled"`
+            (to [-1, 1], for intensities), `"one_hot"` or `"embedding"`
+            (for unordered values such as discrete latent codes); see
+            `PixelEncoding`.
+        embedding_dim: int, features per channel for `"embedding"`.
         **kwargs: base `keras.Model` arguments.
 
     Call arguments:
@@ -75,6 +87,9 @@ class PixelRNN(CategoricalPixelModel):
         "num_layers",
         "output_filters",
         "num_classes",
+        "conditional_shape",
+        "input_encoding",
+        "embedding_dim",
     )
 
     def __init__(
@@ -86,19 +101,27 @@ class PixelRNN(CategoricalPixelModel):
         num_layers=12,
         output_filters=1024,
         num_classes=None,
+        conditional_shape=None,
+        input_encoding="scaled",
+        embedding_dim=16,
         **kwargs,
     ):
-        image_shape = check_image_arguments(image_shape, num_levels, num_classes)
+        image_shape = check_image_arguments(
+            image_shape, num_levels, num_classes, max_levels=MAX_LEVELS
+        )
+        conditional_shape = check_conditional_shape(conditional_shape, num_classes)
         if kind not in KINDS:
             raise ValueError(f"Expected `kind` in {KINDS}. Received: kind={kind!r}")
         channels = image_shape[-1]
         check_stack_arguments(channels, num_filters, num_layers, output_filters)
 
-        inputs, images, condition = image_inputs(image_shape, num_classes)
-        scaled = scaled_images(images, num_levels)
+        inputs, images, condition = image_inputs(
+            image_shape, num_classes, conditional_shape
+        )
+        encoded = pixel_encoding(num_levels, input_encoding, embedding_dim)(images)
         x = MaskedConv2D(
             2 * num_filters, 7, mask_type="A", num_channel_groups=channels, name="input_conv"
-        )(scaled)
+        )(encoded)
         backward_inputs = None
         if kind == "diagonal_bilstm":
             # The first backward direction also reads each pixel itself (its
@@ -107,7 +130,7 @@ class PixelRNN(CategoricalPixelModel):
             # reach of the mask-A window.
             backward_inputs = MaskedConv2D(
                 2 * num_filters, 7, mask_type="B", name="input_conv_backward"
-            )(scaled)
+            )(encoded)
         skips = []
         for i in range(num_layers):
             x = add_class_bias(x, condition, f"layer_{i}_class_bias")
@@ -143,3 +166,6 @@ class PixelRNN(CategoricalPixelModel):
         self.num_layers = num_layers
         self.output_filters = output_filters
         self.num_classes = num_classes
+        self.conditional_shape = conditional_shape
+        self.input_encoding = input_encoding
+        self.embedding_dim = embedding_dim
