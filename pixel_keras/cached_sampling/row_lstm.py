@@ -1,0 +1,133 @@
+"""Cached sampling of the Row LSTM PixelRNN.
+
+A Row LSTM layer's state at `(r, c)` reads its input at `(r, c - 1)` and,
+within the channel mask, `(r, c)` (a 1 x k mask-B convolution along the row),
+the hidden state of the row above at `(r - 1, c - k//2 .. c + k//2)` and the
+cell state above, at `(r - 1, c)`. What is cached, per layer:
+
+- the hidden and cell states of the previous row: once per row, one batched
+  matmul turns the hidden states into every column's state-to-state gates
+  (with the bias);
+- the layer's input at the `k // 2` pixels to the left: one matmul per
+  pixel;
+- the input-to-state centre tap, the cell update and the 1 x 1 residual and
+  skip convolutions: once per sub-pixel.
+
+The recurrence runs along the rows exactly as the layer's scan does, only one
+cell at a time, so nothing is left uncached.
+"""
+
+import tensorflow as tf
+
+from pixel_keras.cached_sampling import subpixel
+from pixel_keras.layers.lstm_gates import lstm_update
+
+
+class _RowLSTMNetwork:
+    """The Row LSTM layers of a `PixelRNN` at one pixel (see `subpixel`)."""
+
+    image_rows = 0
+
+    def __init__(self, model, conditioning, batch):
+        self.batch = batch
+        self.num_layers = model.num_layers
+        self.units = model.num_filters
+        self.width = model.image_shape[1]
+        class_biases = subpixel.class_biases(
+            model, [f"layer_{i}_class_bias" for i in range(self.num_layers)], conditioning
+        )
+        # The first layer's class bias joins the input convolution; the
+        # others are added to the stream, after the previous skip reads it.
+        self.input_bias, self.class_biases = class_biases[0], class_biases
+        left, self.centre_kernels = [], []
+        state_kernels, state_biases = [], []
+        self.residual = []
+        for i in range(self.num_layers):
+            lstm = model.get_layer(f"layer_{i}_lstm")
+            half = lstm.kernel_size // 2
+            kernel = subpixel.masked_kernel(lstm.input_to_state)[0]
+            streams = kernel.shape[1]
+            left.append(tf.reshape(kernel[:half], [half * streams, 4 * self.units]))
+            self.centre_kernels.append(kernel[half])
+            state_kernels.append(tf.convert_to_tensor(lstm.state_kernel))
+            state_biases.append(tf.convert_to_tensor(lstm.bias))
+            residual = model.get_layer(f"layer_{i}_residual")
+            self.residual.append(subpixel.pointwise(residual))
+        self.half, self.streams = half, streams
+        self.left_kernel = tf.stack(left)
+        self.state_kernel = tf.stack(state_kernels)
+        self.state_bias = tf.stack(state_biases)[:, tf.newaxis]
+        self.skip_sum = subpixel.SkipSum(model)
+        self.output_stack = subpixel.OutputStack(model)
+
+    def initial_state(self):
+        # Hidden and cell states of the row above, (W, N, B, 2u): zero above
+        # the first row.
+        return tf.zeros([self.width, self.num_layers, self.batch, 2 * self.units])
+
+    def begin_row(self, state):
+        hidden, cell = tf.split(state, 2, -1)
+        taps = subpixel.row_taps(hidden, self.half, self.width)
+        gates = tf.matmul(taps, self.state_kernel) + self.state_bias
+        # One tensor, so that each pixel slices it once.
+        return tf.concat([gates, cell], -1)
+
+    def end_row(self, state, records, slab):
+        return records
+
+    def initial_carry(self):
+        # The layers' inputs at the `half` pixels to the left, oldest first:
+        # (N, B, half * 2h).
+        return tf.zeros([self.num_layers, self.batch, self.half * self.streams])
+
+    def begin_pixel(self, row_context, carry, col):
+        gates, cell = tf.split(row_context[col], [4 * self.units, self.units], -1)
+        gates = gates + tf.matmul(carry, self.left_kernel)
+        return tf.unstack(gates), tf.unstack(cell)
+
+    def forward(self, pixel_context, features, channel):
+        gates_above, cells_above = pixel_context
+        inputs, states, outputs = [], [], []
+        for i in range(self.num_layers):
+            if i > 0 and self.class_biases[i] is not None:
+                features = features + self.class_biases[i]
+            inputs.append(features)
+            gates = gates_above[i] + tf.matmul(features, self.centre_kernels[i])
+            hidden, cell = lstm_update(gates, cells_above[i])
+            states.append(tf.concat([hidden, cell], -1))
+            kernel, bias = self.residual[i]
+            features = features + tf.nn.bias_add(tf.matmul(hidden, kernel), bias)
+            outputs.append(features)
+        return self.output_stack(self.skip_sum(outputs), channel), (inputs, states)
+
+    def end_pixel(self, activations, carry):
+        inputs, states = activations
+        carry = tf.concat([carry[..., self.streams :], tf.stack(inputs)], -1)
+        return carry, tf.stack(states)
+
+
+def build_loop(model):
+    """The traced cached sampling loop of a Row LSTM `PixelRNN`.
+
+    Returns:
+        A `tf.function` with the signature and semantics of the naive
+        sub-pixel loop: `loop(images, known, conditioning, noise,
+        temperature)` to images.
+    """
+    return subpixel.build_loop(model, _RowLSTMNetwork)
+
+
+def cached_logits(model, images, conditioning=None):
+    """The logits the cached loop computes for `images` (teacher forcing).
+
+    Args:
+        model: the model.
+        images: `(B, H, W, C)` integer-valued images.
+        conditioning: int `(B,)` labels for a class-conditional model (or
+            the model's other conditioning input), else None.
+
+    Returns:
+        float32 `(B, H, W, C, L)`; equal, up to rounding, to
+        `model.channel_logits(model(images))`.
+    """
+    return subpixel.teacher_forced_logits(model, _RowLSTMNetwork, images, conditioning)

@@ -1,0 +1,353 @@
+"""The cached sub-pixel loop that the PixelRNN paper's three models share.
+
+The PixelCNN, Row LSTM and Diagonal BiLSTM all start with the same 7 x 7
+mask-A convolution of the (encoded) image, `input_conv`, and end with the
+same output stack (`output_1`, `logits`), and all draw a pixel's channels
+one at a time. `build_loop` runs that common part and leaves the layers in
+between to a *network*: a small object, one class per model, that computes
+every layer at one pixel from what it caches of the earlier pixels.
+
+The loop is two nested `tf.while_loop`s, rows and then columns. Work is done
+as rarely as its inputs allow:
+
+- once per row: everything that reads only the rows above (a convolution's
+  taps above the centre, a recurrence from the row above), for the whole
+  row at once;
+- once per pixel: what reads the pixels to the left in the same row;
+- once per sub-pixel: the centre taps, whose channel masks let channel group
+  `g` of every layer depend on the groups `<= g` of the pixel itself, then
+  the draw.
+
+Because the first convolution is mask A, no layer's value at a pixel depends
+on its last channel, so the activations of the last sub-pixel's pass are the
+pixel's final ones: those are what the network keeps for later pixels.
+Every pixel is computed, known or not (later pixels read its activations);
+known pixels keep their given values, and the caches are computed from them.
+
+A network class is built inside the traced loop as
+`network_class(model, conditioning, batch)` and has:
+
+- `initial_state()`, `begin_row(state)`, `end_row(state, records, slab)`:
+  what it carries from row to row, the per-row context it derives from that
+  (tensors whose first axis is the column), and the update at the end of a
+  row from `records` (`(W, ...)`, one per pixel of the row) and the image
+  `slab` (`(B, image_rows, W + 6, E)`, the last rows of the encoded image,
+  zero padded as "same" convolutions pad, the finished row last);
+- `initial_carry()`, `begin_pixel(row_context, carry, col)`,
+  `end_pixel(activations, carry) -> (carry, record)`: what it carries from a
+  pixel to the next one in a row (zeros at the start of each row: the "same"
+  padding), and the per-pixel context;
+- `forward(pixel_context, features, channel) -> (logits, activations)`:
+  every layer at the pixel from the input convolution's output `features`,
+  and the logits of `channel` (`(B, L)`, or `(B, 1)` for a Bernoulli);
+- `input_bias`: None or `(B, F)` added to the input convolution's output
+  (the first layer's class bias), and `image_rows`: how many image rows the
+  slab must keep.
+"""
+
+import weakref
+
+import tensorflow as tf
+
+from pixel_keras.distributions import pixel_categorical
+
+# The traced teacher-forcing loops of each model, by network class.
+_LOGIT_LOOPS = weakref.WeakKeyDictionary()
+
+
+def masked_kernel(layer):
+    """A `MaskedConv2D`'s kernel times its mask, as a tensor."""
+    kernel = tf.convert_to_tensor(layer.kernel)
+    return kernel * tf.cast(layer.mask, kernel.dtype)
+
+
+def pointwise(layer):
+    """The `(in, out)` matrix and the bias of a 1 x 1 `MaskedConv2D`."""
+    return masked_kernel(layer)[0, 0], tf.convert_to_tensor(layer.bias)
+
+
+def class_biases(model, names, conditioning):
+    """Each named conditioning layer's bias for every image, `(B, F)`.
+
+    The model adds `Dense(model.condition_vector(conditioning))` (the one-hot
+    label or the flattened condition) to every layer's input: one bias per
+    image and layer, at every pixel. A list of None for an unconditional
+    model.
+    """
+    if conditioning is None:
+        return [None] * len(names)
+    vector = model.condition_vector(conditioning)
+    return [
+        tf.matmul(vector, tf.convert_to_tensor(model.get_layer(name).kernel))
+        for name in names
+    ]
+
+
+def row_convolution(rows, kernel, bias):
+    """One output row of a convolution over a slab of rows, `(W, B, F)`.
+
+    Args:
+        rows: `(B, R, W + k - 1, E)` input rows, zero padded left and right.
+        kernel: `(R, k, E, F)` taps; a row's taps right of the centre must be
+            masked out where they read what is not yet known.
+        bias: `(F,)`.
+
+    Returns:
+        `(W, B, F)`, columns first for per-pixel slicing.
+    """
+    outputs = tf.nn.conv2d(rows, kernel, strides=1, padding="VALID")
+    return tf.transpose(outputs[:, 0], [1, 0, 2]) + bias
+
+
+def row_taps(row, half, width):
+    """The `2 * half + 1` neighbours of every column of a `(width, ...)` row,
+    concatenated on the last axis (zeros beyond the edges)."""
+    padded = tf.pad(row, [[half, half]] + [[0, 0]] * (row.shape.rank - 1))
+    return tf.concat([padded[tap : tap + width] for tap in range(2 * half + 1)], -1)
+
+
+def _stack_row(array, width):
+    """A `TensorArray` of `width` columns, stacked with a static first axis
+    (loop variables derived from it must keep their shapes)."""
+    stacked = array.stack()
+    stacked.set_shape([width] + stacked.shape.as_list()[1:])
+    return stacked
+
+
+class OutputStack:
+    """ReLU, `output_1`, ReLU, `logits` at one pixel, one channel at a time."""
+
+    def __init__(self, model):
+        self.hidden_kernel, self.hidden_bias = pointwise(model.get_layer("output_1"))
+        kernel, bias = pointwise(model.get_layer("logits"))
+        per_channel = 1 if model.num_levels == 2 else model.num_levels
+        # Only the drawn channel's logits are needed at each pass.
+        blocks = [
+            slice(c * per_channel, (c + 1) * per_channel)
+            for c in range(model.image_shape[-1])
+        ]
+        self.kernels = [kernel[:, block] for block in blocks]
+        self.biases = [bias[block] for block in blocks]
+
+    def __call__(self, features, channel):
+        hidden = tf.matmul(tf.nn.relu(features), self.hidden_kernel)
+        hidden = tf.nn.relu(tf.nn.bias_add(hidden, self.hidden_bias))
+        logits = tf.matmul(hidden, self.kernels[channel])
+        return tf.nn.bias_add(logits, self.biases[channel])
+
+
+class SkipSum:
+    """The sum of a `PixelRNN`'s 1 x 1 skip convolutions at one pixel, as one
+    matmul of the layers' outputs side by side."""
+
+    def __init__(self, model):
+        names = [f"layer_{i}_skip" for i in range(model.num_layers)]
+        kernels, biases = zip(*(pointwise(model.get_layer(name)) for name in names))
+        self.kernel = tf.concat(kernels, 0)
+        self.bias = tf.add_n(biases)
+
+    def __call__(self, outputs):
+        return tf.matmul(tf.concat(outputs, -1), self.kernel) + self.bias
+
+
+class _InputConvolution:
+    """`input_conv` (k x k, mask A) split by where its taps fall: the rows
+    above (once per row), the pixels to the left (once per pixel), and the
+    centre (once per sub-pixel)."""
+
+    def __init__(self, model, extra_bias):
+        layer = model.get_layer("input_conv")
+        kernel = masked_kernel(layer)
+        self.half_rows, self.half_cols = (size // 2 for size in layer.kernel_size)
+        self.above_kernel = kernel[: self.half_rows]
+        left = kernel[self.half_rows, : self.half_cols]
+        self.left_kernel = tf.reshape(left, [-1, kernel.shape[-1]])
+        self.centre_kernel = kernel[self.half_rows, self.half_cols]
+        self.bias = tf.convert_to_tensor(layer.bias)
+        if extra_bias is not None:
+            self.bias = self.bias + extra_bias
+        # Pixel values (..., C) to the features `input_conv` reads (..., E).
+        self.encode = model.get_layer("pixel_encoding")
+        self.features = kernel.shape[2]
+
+    def row(self, slab):
+        """The rows above, for every column of the next row: `(W, B, F)`."""
+        rows = slab[:, slab.shape[1] - self.half_rows :]
+        return row_convolution(rows, self.above_kernel, self.bias)
+
+    def pixel(self, row_features, window):
+        """Adds the pixels to the left (`window`, `(B, half * E)`)."""
+        return row_features + tf.matmul(window, self.left_kernel)
+
+    def centre(self, features, pixel):
+        """Adds the pixel itself, `(B, C)` values: mask A lets channel group
+        `g` of `features` read only channels `< g` of it, so the channels
+        not drawn yet may hold any value."""
+        return features + tf.matmul(self.encode(pixel), self.centre_kernel)
+
+
+def build_loop(model, network_class, with_logits=False):
+    """The traced cached loop of `model`.
+
+    Args:
+        model: a `PixelCNN` or `PixelRNN`.
+        network_class: the model's network (see the module docstring).
+        with_logits: also return the categorical logits every draw used,
+            `(B, H, W, C, L)` (a Bernoulli logit `l` as `[0, l]`).
+
+    Returns:
+        A `tf.function` `loop(images, known, conditioning, noise,
+        temperature)` with the signature and semantics of the naive
+        sub-pixel loop of `pixel_keras.sampling`: the images (and the logits
+        if asked).
+    """
+    height, width, channels = model.image_shape
+    num_levels = model.num_levels
+
+    def draw(logits, temperature, uniform, known, given):
+        """One sub-pixel as the naive loop draws it, or its given value."""
+        if num_levels == 2:
+            logits = tf.concat([tf.zeros_like(logits), logits], -1)
+        value = pixel_categorical.categorical_from_uniforms(
+            logits / temperature, uniform
+        )
+        return tf.where(known, given, value), logits
+
+    @tf.function(reduce_retracing=True)
+    def loop(images, known, conditioning, noise, temperature):
+        batch = tf.shape(images)[0]
+        network = network_class(model, conditioning, batch)
+        input_conv = _InputConvolution(model, network.input_bias)
+        half_cols = input_conv.half_cols
+        image_rows = max(input_conv.half_rows, network.image_rows)
+        # Raster-major copies, so that a row and then a pixel are slices of
+        # the leading axes: (H, W, 2C, B) given values and noise, (H, W, B).
+        given_and_noise = tf.transpose(tf.concat([images, noise], -1), [1, 2, 3, 0])
+        known = tf.transpose(known, [1, 2, 0])
+        temperature = temperature[:, tf.newaxis]
+        # The value of a channel not drawn yet (any valid value would do).
+        undrawn = tf.zeros([batch])
+
+        def row_body(row, slab, state, drawn_rows, *logit_rows):
+            row_context = network.begin_row(state)
+            row_features = input_conv.row(slab)
+            row_inputs, row_known = given_and_noise[row], known[row]
+
+            def pixel_body(col, carry, window, records, values, *logit_columns):
+                pixel_context = network.begin_pixel(row_context, carry, col)
+                features = input_conv.pixel(row_features[col], window)
+                inputs = tf.unstack(row_inputs[col], 2 * channels)
+                drawn, all_logits = [], []
+                for channel in range(channels):
+                    if channel > 0:
+                        pixel = drawn + [undrawn] * (channels - channel)
+                        channel_features = input_conv.centre(
+                            features, tf.stack(pixel, -1)
+                        )
+                    else:
+                        channel_features = features
+                    logits, activations = network.forward(
+                        pixel_context, channel_features, channel
+                    )
+                    value, logits = draw(
+                        logits,
+                        temperature,
+                        inputs[channels + channel],
+                        row_known[col],
+                        inputs[channel],
+                    )
+                    drawn.append(value)
+                    all_logits.append(logits)
+                # Mask A: the last channel reaches no feature of its own
+                # pixel, so the last pass's `activations` are final.
+                pixel = tf.stack(drawn, axis=-1)
+                carry, record = network.end_pixel(activations, carry)
+                window = tf.concat(
+                    [window[:, input_conv.features :], input_conv.encode(pixel)], -1
+                )
+                outputs = (col + 1, carry, window, records.write(col, record))
+                outputs += (values.write(col, pixel),)
+                if with_logits:
+                    logits = logit_columns[0].write(col, tf.stack(all_logits, 1))
+                    outputs += (logits,)
+                return outputs
+
+            columns = (
+                tf.constant(0),
+                network.initial_carry(),
+                tf.zeros([batch, half_cols * input_conv.features]),
+                tf.TensorArray(tf.float32, size=width),
+                tf.TensorArray(tf.float32, size=width),
+            )
+            if with_logits:
+                columns += (tf.TensorArray(tf.float32, size=width),)
+            columns = tf.while_loop(lambda col, *_: col < width, pixel_body, columns)
+            records = _stack_row(columns[3], width)
+            values = _stack_row(columns[4], width)
+            new_row = tf.pad(
+                input_conv.encode(tf.transpose(values, [1, 0, 2])),
+                [[0, 0], [half_cols, half_cols], [0, 0]],
+            )
+            slab = tf.concat([slab[:, 1:], new_row[:, tf.newaxis]], 1)
+            state = network.end_row(state, records, slab)
+            outputs = (row + 1, slab, state, drawn_rows.write(row, values))
+            if with_logits:
+                outputs += (logit_rows[0].write(row, _stack_row(columns[5], width)),)
+            return outputs
+
+        slab_shape = [batch, image_rows, width + 2 * half_cols, input_conv.features]
+        loop_vars = (
+            tf.constant(0),
+            tf.zeros(slab_shape),
+            network.initial_state(),
+            tf.TensorArray(tf.float32, size=height),
+        )
+        if with_logits:
+            loop_vars += (tf.TensorArray(tf.float32, size=height),)
+        loop_vars = tf.while_loop(lambda row, *_: row < height, row_body, loop_vars)
+        # (H, W, B, C) to (B, H, W, C).
+        images = tf.transpose(loop_vars[3].stack(), [2, 0, 1, 3])
+        images = tf.cast(images, model.sample_dtype)
+        if not with_logits:
+            return images
+        # (H, W, B, C, L) to (B, H, W, C, L).
+        return images, tf.transpose(loop_vars[4].stack(), [2, 0, 1, 3, 4])
+
+    return loop
+
+
+def teacher_forced_logits(model, network_class, images, conditioning=None):
+    """The logits the cached loop computes for given images.
+
+    With every pixel known, the loop keeps `images` and each draw's logits
+    are those of the images themselves: they must equal the full network's
+    (`model.channel_logits(model(images))`), which tests the caches, and
+    running it on a sampler's output gives the logits that sampler used.
+
+    Args:
+        model: a `PixelCNN` or `PixelRNN`.
+        network_class: the model's network.
+        images: `(B, H, W, C)` integer-valued images.
+        conditioning: int `(B,)` labels for a class-conditional model (or
+            the model's other conditioning input), else None.
+
+    Returns:
+        float32 `(B, H, W, C, L)` logits (a Bernoulli logit `l` as `[0, l]`).
+    """
+    loops = _LOGIT_LOOPS.setdefault(model, {})
+    if network_class not in loops:
+        loops[network_class] = build_loop(model, network_class, with_logits=True)
+    images = tf.cast(images, tf.float32)
+    batch = images.shape[0]
+    if model.num_classes is not None:
+        conditioning = tf.cast(conditioning, tf.int32)
+    elif conditioning is not None:
+        conditioning = tf.cast(conditioning, tf.float32)
+    _, logits = loops[network_class](
+        images,
+        tf.ones(images.shape[:3], tf.bool),
+        conditioning,
+        tf.zeros_like(images),
+        tf.ones([batch]),
+    )
+    return logits
