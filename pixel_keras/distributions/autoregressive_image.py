@@ -166,7 +166,11 @@ class AutoregressiveImage(tfd.Distribution):
         event = tf.constant(self._model.image_shape, tf.int32)
         images = tf.broadcast_to(images, tf.concat([leading, event], axis=0))
         images = tf.reshape(images, tf.concat([[-1], event], axis=0))
-        distribution = self._model.distribution(images, self._flat_condition(leading))
+        conditioning = self._flat_condition(leading)
+        if self._condition_shape == ():
+            distribution = self._model.distribution(images, labels=conditioning)
+        else:
+            distribution = self._model.distribution(images, condition=conditioning)
         return tf.reshape(distribution.log_prob(images), leading)
 
     def _sample_control_dependencies(self, x):

@@ -68,11 +68,13 @@ class PixelEncoding(keras.layers.Layer):
         if self.encoding == "embedding":
             channels = input_shape[-1]
             # One table per channel: the same value in R and in G need not
-            # mean the same.
+            # mean the same. Unit-scale entries, like the other encodings'
+            # features (Keras' Embedding default of +-0.05 would start the
+            # first layer's inputs 20 times smaller).
             self.embeddings = self.add_weight(
                 name="embeddings",
                 shape=(channels, self.num_levels, self.embedding_dim),
-                initializer=keras.initializers.RandomUniform(-0.05, 0.05),
+                initializer=keras.initializers.RandomNormal(stddev=1.0),
             )
 
     def call(self, values):
