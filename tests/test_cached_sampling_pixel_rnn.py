@@ -130,10 +130,18 @@ def test_cached_and_naive_completions_are_identical(model):
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLERS))
-def test_cached_loop_traces_with_an_unknown_batch(kind):
-    # As in an exported serving function: the batch is None at trace time.
+def test_cached_loop_traces_with_one_image_and_with_an_unknown_batch(kind):
+    # A fresh model, so that the first trace has a batch of 1 (a static
+    # dimension that broadcasting does not keep), and then, as in an
+    # exported serving function, a batch that is None at trace time.
     model = _model(kind, "grey_classes")
     shape = model.image_shape
+    seeds = sampling.per_image_seeds(3, 2)
+    labels = np.array([2, 0], np.int32)
+    temperature = np.array([1.0, 0.8], np.float32)
+    alone = model.sample(
+        1, seed=seeds[:1], labels=labels[:1], temperature=temperature[:1]
+    ).numpy()
 
     @tf.function(
         input_signature=[
@@ -149,16 +157,14 @@ def test_cached_loop_traces_with_an_unknown_batch(kind):
             model, images, known, seeds, labels, temperature, method="cached"
         )
 
-    seeds = sampling.per_image_seeds(3, 2)
-    labels = np.array([2, 0], np.int32)
-    temperature = np.array([1.0, 0.8], np.float32)
     images = tf.zeros([2, *shape])
     known = tf.zeros([2, *shape[:2]], tf.bool)
-    images = draw(images, known, seeds, labels, temperature)
+    images = draw(images, known, seeds, labels, temperature).numpy()
     expected = model.sample(
         2, seed=seeds, labels=labels, temperature=temperature, method="naive"
     )
     np.testing.assert_array_equal(images, expected)
+    np.testing.assert_array_equal(alone, images[:1])
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLERS))

@@ -215,7 +215,12 @@ def build_loop(model, network_class, with_logits=False):
 
     @tf.function(reduce_retracing=True)
     def loop(images, known, conditioning, noise, temperature):
-        batch = tf.shape(images)[0]
+        # The static batch where known: zeros made inside the loops from a
+        # dynamic one lose it, and a batch of 1 broadcast with an unknown
+        # batch stays unknown, so loop variables would change shape.
+        batch = images.shape[0]
+        if batch is None:
+            batch = tf.shape(images)[0]
         network = network_class(model, conditioning, batch)
         input_conv = _InputConvolution(model, network.input_bias)
         half_cols = input_conv.half_cols
