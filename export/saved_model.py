@@ -5,13 +5,18 @@ Serving's row format `{"instances": [...]}` works) and returns a dict:
 
 - `serving_default` (sample): `seed` int32 `[None, 2]`, one stateless seed
   per requested image (and `label` int32 `[None]` for a class-conditional
-  model) -> `images` uint8 `[None, H, W, C]`. Image `i` depends only on
-  `seed[i]` (and `label[i]`), not on the rest of the request.
+  model, or `condition` float32 `[None, *conditional_shape]` for a model
+  conditioned on values) -> `images` uint8 `[None, H, W, C]` (int32 for a
+  model with more than 256 levels, here and below). Image `i` depends only
+  on `seed[i]` (and `label[i]`), not on the rest of the request.
 - `sample_with_temperature`: the same plus `temperature` float32 `[None]`.
 - `log_prob`: `images` uint8 (and `label`) -> `log_prob_nats` and
   `bits_per_dim`, float32 `[None]`.
 - `complete`: `images` uint8, `known_mask` uint8 `[None, H, W]` (non-zero =
   known) and `seed` (and `label`) -> `images`, with every known pixel kept.
+
+Wherever `label` is named, a model with a `conditional_shape` takes
+`condition` instead.
 
 The graphs use only core TensorFlow ops: stateless random ops seeded from the
 request, `tf.while_loop` sampling, no `jit_compile`, no Python callbacks.
@@ -41,15 +46,21 @@ def _check_batch(name, tensor, batch):
     )
 
 
-def _checked_labels(model, label, batch):
-    """Asserts one in-range label per image; returns the checks."""
+def _checked_conditioning(model, value, batch):
+    """Asserts one in-range label (or one finite condition) per image."""
+    if model.num_classes is None:
+        return [
+            _checked_shape("condition", value, list(model.conditional_shape)),
+            _check_batch("condition", value, batch),
+            tf.debugging.assert_all_finite(value, "`condition` must be finite"),
+        ]
     return [
-        _check_batch("label", label, batch),
+        _check_batch("label", value, batch),
         tf.debugging.assert_greater_equal(
-            label, 0, message=f"`label` must be in [0, {model.num_classes})"
+            value, 0, message=f"`label` must be in [0, {model.num_classes})"
         ),
         tf.debugging.assert_less(
-            label, model.num_classes, message=f"`label` must be in [0, {model.num_classes})"
+            value, model.num_classes, message=f"`label` must be in [0, {model.num_classes})"
         ),
     ]
 
@@ -69,9 +80,12 @@ def _checked_images(model, images):
         _checked_shape("images", images, list(model.image_shape)),
         tf.debugging.assert_less_equal(
             images,
-            tf.cast(model.num_levels - 1, tf.uint8),
+            tf.cast(model.num_levels - 1, images.dtype),
             message=f"`images` values must be in [0, {model.num_levels - 1}]",
-        )
+        ),
+        tf.debugging.assert_non_negative(
+            images, message=f"`images` values must be in [0, {model.num_levels - 1}]"
+        ),
     ]
 
 
@@ -88,11 +102,17 @@ def serving_functions(model):
         a dict of outputs.
     """
     height, width, channels = model.image_shape
-    conditional = model.num_classes is not None
+    conditional = model.num_classes is not None or model.conditional_shape is not None
     num_dims = math.prod(model.image_shape)
     seed_spec = tf.TensorSpec([None, 2], tf.int32, name="seed")
-    label_spec = tf.TensorSpec([None], tf.int32, name="label")
-    images_spec = tf.TensorSpec([None, height, width, channels], tf.uint8, name="images")
+    if model.num_classes is not None:
+        label_spec = tf.TensorSpec([None], tf.int32, name="label")
+    else:
+        label_spec = tf.TensorSpec(
+            [None, *(model.conditional_shape or ())], tf.float32, name="condition"
+        )
+    image_dtype = model.sample_dtype
+    images_spec = tf.TensorSpec([None, height, width, channels], image_dtype, name="images")
     mask_spec = tf.TensorSpec([None, height, width], tf.uint8, name="known_mask")
     temperature_spec = tf.TensorSpec([None], tf.float32, name="temperature")
 
@@ -117,7 +137,7 @@ def serving_functions(model):
         batch = tf.shape(seed)[0]
         checks = [_checked_shape("seed", seed, [2])]
         if conditional:
-            checks += _checked_labels(model, label, batch)
+            checks += _checked_conditioning(model, label, batch)
         if temperature is not None:
             checks += [
                 _check_batch("temperature", temperature, batch),
@@ -128,7 +148,7 @@ def serving_functions(model):
         else:
             temperature = tf.ones([batch], tf.float32)
         with tf.control_dependencies(checks):
-            images = tf.zeros([batch, height, width, channels], tf.uint8)
+            images = tf.zeros([batch, height, width, channels], image_dtype)
             known = tf.zeros([batch, height, width], tf.bool)
             return {"images": draw(images, known, seed, label, temperature)}
 
@@ -136,10 +156,14 @@ def serving_functions(model):
         batch = tf.shape(images)[0]
         checks = _checked_images(model, images)
         if conditional:
-            checks += _checked_labels(model, label, batch)
+            checks += _checked_conditioning(model, label, batch)
         with tf.control_dependencies(checks):
             values = tf.cast(images, tf.float32)
-            nats = model.distribution(values, label).log_prob(values)
+            if model.conditional_shape is not None:
+                distribution = model.distribution(values, condition=label)
+            else:
+                distribution = model.distribution(values, label)
+            nats = distribution.log_prob(values)
         return {
             "log_prob_nats": nats,
             "bits_per_dim": -nats / (num_dims * math.log(2.0)),
@@ -154,7 +178,7 @@ def serving_functions(model):
             _check_batch("seed", seed, batch),
         ]
         if conditional:
-            checks += _checked_labels(model, label, batch)
+            checks += _checked_conditioning(model, label, batch)
         with tf.control_dependencies(checks):
             known = tf.not_equal(known_mask, 0)
             return {
@@ -162,7 +186,28 @@ def serving_functions(model):
             }
 
     # Keyword-only wrappers fix the signature's input names and order.
-    if conditional:
+    if model.conditional_shape is not None:
+        functions = {
+            "serving_default": (
+                lambda seed, condition: sample(seed, condition),
+                [seed_spec, label_spec],
+            ),
+            "sample_with_temperature": (
+                lambda seed, condition, temperature: sample(seed, condition, temperature),
+                [seed_spec, label_spec, temperature_spec],
+            ),
+            "log_prob": (
+                lambda images, condition: log_prob(images, condition),
+                [images_spec, label_spec],
+            ),
+            "complete": (
+                lambda images, known_mask, seed, condition: complete(
+                    images, known_mask, seed, condition
+                ),
+                [images_spec, mask_spec, seed_spec, label_spec],
+            ),
+        }
+    elif conditional:
         functions = {
             "serving_default": (
                 lambda seed, label: sample(seed, label),
@@ -205,7 +250,7 @@ def _example_requests(model):
     requests = {}
     for batch in (1, 2):
         seed = tf.constant([[0, i] for i in range(batch)], tf.int32)
-        images = tf.zeros([batch, height, width, channels], tf.uint8)
+        images = tf.zeros([batch, height, width, channels], model.sample_dtype)
         mask = tf.concat(
             [
                 tf.ones([batch, height // 2, width], tf.uint8),
@@ -216,6 +261,8 @@ def _example_requests(model):
         extra = {}
         if model.num_classes is not None:
             extra["label"] = tf.zeros([batch], tf.int32)
+        if model.conditional_shape is not None:
+            extra["condition"] = tf.zeros([batch, *model.conditional_shape], tf.float32)
         temperature = tf.ones([batch], tf.float32)
         requests.setdefault("serving_default", []).append({"seed": seed, **extra})
         requests.setdefault("sample_with_temperature", []).append(

@@ -901,3 +901,31 @@ def test_export_serves_the_ema_weights_and_keeps_the_model(tmp_path):
         images=tf.constant(images, tf.uint8)
     )["log_prob_nats"].numpy()
     np.testing.assert_allclose(served, ema_log_prob, rtol=1e-5)
+
+
+def test_a_model_conditioned_on_values_with_many_levels_exports(tmp_path):
+    # A prior over discrete codes: `condition` float input, int32 images.
+    model = PixelCNN.from_preset(
+        "tiny",
+        image_shape=(3, 3, 1),
+        num_levels=300,
+        conditional_shape=(2,),
+        input_encoding="embedding",
+        num_filters=4,
+        output_filters=8,
+    )
+    path = export_model(model, str(tmp_path), "codes")
+    loaded = tf.saved_model.load(path)
+    seed = np.array([[0, 1], [0, 2]], np.int32)
+    condition = np.array([[0.5, -1.0], [2.0, 0.0]], np.float32)
+    images = loaded.signatures["serving_default"](
+        seed=tf.constant(seed), condition=tf.constant(condition)
+    )["images"]
+    assert images.dtype == tf.int32
+    np.testing.assert_array_equal(images, model.sample(2, seed=seed, condition=condition))
+    nats = loaded.signatures["log_prob"](images=images, condition=tf.constant(condition))
+    np.testing.assert_allclose(
+        nats["log_prob_nats"], model.log_prob(images, condition=condition), rtol=1e-5
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match="`condition` must have shape"):
+        loaded.signatures["log_prob"](images=images, condition=tf.zeros([2, 3]))
