@@ -792,7 +792,8 @@ def _train_config(workdir):
         num_hierarchies=None, num_logistic_mix=2, dropout=None, num_layers=None,
         output_filters=None, class_conditional=False, epochs=1, batch_size=128,
         learning_rate=2e-3, lr_decay=0.999995, seed=0, resume=False,
-        checkpoint=None, num_samples=2, temperature=1.0, output=None,
+        checkpoint=None, num_samples=2, temperature=1.0, sampling_method="cached",
+        output=None,
     )
 
 

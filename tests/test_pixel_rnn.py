@@ -316,7 +316,7 @@ def test_presets(kind):
         ({"image_shape": (8, 8, 3), "output_filters": 2}, "output_filters"),
         ({"num_layers": 0}, "num_layers"),
         ({"num_levels": 1}, "num_levels"),
-        ({"num_levels": 300}, "num_levels"),
+        ({"num_levels": 2**16 + 1}, "num_levels"),
         ({"image_shape": (8, 8)}, "image_shape"),
         ({"image_shape": (8, 8, 0)}, "image_shape"),
         ({"num_classes": 1}, "num_classes"),

@@ -20,8 +20,9 @@ def build_loop(model):
     """The traced cached sampling loop of `model`.
 
     The loop has the signature of the model's naive loop in
-    `pixel_keras.sampling`: `loop(images, known, labels, *noise,
-    temperature)` to uint8 images.
+    `pixel_keras.sampling`: `loop(images, known, conditioning, *noise,
+    temperature)` to images of `model.sample_dtype`, where `conditioning` is
+    the model's class labels, condition values, or None.
 
     Raises:
         ValueError: if the model's family has no cached sampler.
