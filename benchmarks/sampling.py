@@ -1,8 +1,10 @@
 """Benchmark: cached against naive sampling, and `tfp.distributions.PixelCNN`.
 
 For PixelCNN++ models of three sizes (the `tiny` and `mnist` presets, and a
-32x32x3 model with the architecture of `vs_tfp.py`'s 32x32x3 configuration),
-at batch 1 and 16, in one process, it measures images per second of
+32x32x3 model with the architecture of `vs_tfp.py`'s 32x32x3 configuration)
+by default, or the PixelRNN paper's models (`--configs
+pixel_cnn-28x28x1,row_lstm-32x32x3,...`), at batch 1 and 16, in one process,
+it measures images per second of
 
 * `model.sample(..., method="cached")`, the default;
 * `model.sample(..., method="naive")`, the whole network once per pixel;
@@ -27,6 +29,8 @@ Usage (from the repository root):
     python benchmarks/sampling.py
     python benchmarks/sampling.py --configs 32x32x3 --batch_sizes 16
     python benchmarks/sampling.py --tfp_configs tiny,32x32x3 --naive_budget 300
+    python benchmarks/sampling.py --configs row_lstm-28x28x1,row_lstm-32x32x3 \
+        --tfp_configs ""
 """
 
 import argparse
@@ -45,31 +49,63 @@ for _path in (_REPO_ROOT, _HERE):
 
 import vs_tfp  # noqa: E402  (machine_summary, memory readings)
 
-# name -> (PixelCNN++ constructor arguments). Dropout is off (sampling never
-# uses it) so that TFP's model is built the same way.
+# name -> (model, constructor arguments, or a preset name). Dropout is off
+# (sampling never uses it) so that TFP's model is built the same way.
+_RNN_32 = {
+    "image_shape": (32, 32, 3),
+    "num_levels": 256,
+    "num_filters": 32,
+    "num_layers": 7,
+    "output_filters": 64,
+}
 CONFIGS = {
-    "tiny": {"preset": "tiny"},
-    "mnist": {"preset": "mnist"},
-    "32x32x3": {
-        "image_shape": (32, 32, 3),
-        "num_levels": 256,
-        "num_filters": 32,
-        "num_resnet": 1,
-        "num_hierarchies": 3,
-        "num_logistic_mix": 5,
+    "tiny": ("pixel_cnn_pp", "tiny"),
+    "mnist": ("pixel_cnn_pp", "mnist"),
+    "32x32x3": (
+        "pixel_cnn_pp",
+        {
+            "image_shape": (32, 32, 3),
+            "num_levels": 256,
+            "num_filters": 32,
+            "num_resnet": 1,
+            "num_hierarchies": 3,
+            "num_logistic_mix": 5,
+        },
+    ),
+    # The PixelRNN paper's models: binarized MNIST (h = 16, 7 layers), and
+    # 32x32x3 at 256 levels.
+    **{
+        f"{kind}-28x28x1": (kind, "binarized_mnist")
+        for kind in ("pixel_cnn", "row_lstm", "diagonal_bilstm")
+    },
+    **{
+        f"{kind}-32x32x3": (kind, _RNN_32)
+        for kind in ("pixel_cnn", "row_lstm", "diagonal_bilstm")
     },
 }
 
 
-def _model_arguments(name):
+def _build(name):
+    """The model of a configuration, and its constructor arguments."""
+    import keras
+
+    from pixel_keras.models import PixelCNN
+    from pixel_keras.models import PixelCNNPlusPlus
+    from pixel_keras.models import PixelRNN
     from pixel_keras.models import presets
 
-    config = dict(CONFIGS[name])
-    preset = config.pop("preset", None)
-    if preset is not None:
-        config = presets.preset_config("pixel_cnn_pp", preset)
-    config["dropout"] = 0.0
-    return config
+    kind, arguments = CONFIGS[name]
+    family = {"pixel_cnn_pp": "pixel_cnn_pp", "pixel_cnn": "pixel_cnn"}.get(kind, "pixel_rnn")
+    if isinstance(arguments, str):
+        arguments = presets.preset_config(family, arguments)
+    arguments = dict(arguments)
+    keras.utils.set_random_seed(0)
+    if kind == "pixel_cnn_pp":
+        arguments["dropout"] = 0.0
+        return PixelCNNPlusPlus(**arguments), arguments
+    if kind == "pixel_cnn":
+        return PixelCNN(**arguments), arguments
+    return PixelRNN(kind=kind, **arguments), arguments
 
 
 # --- Memory ------------------------------------------------------------------------
@@ -206,6 +242,9 @@ def parse_args(argv=None):
     for name in args.configs + args.tfp_configs:
         if name not in CONFIGS:
             parser.error(f"Unknown configuration {name!r}; expected one of {sorted(CONFIGS)}")
+    for name in args.tfp_configs:
+        if CONFIGS[name][0] != "pixel_cnn_pp":
+            parser.error(f"--tfp_configs: {name!r} is not a PixelCNN++ configuration")
     try:
         args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
     except ValueError:
@@ -219,10 +258,6 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    import keras
-
-    from pixel_keras.models import PixelCNNPlusPlus
-
     _log(vs_tfp.machine_summary())
     _reset_peak_rss()
     _log(f"RSS after imports: {vs_tfp._proc_status_mib('VmRSS') or 0:.0f} MiB")
@@ -230,9 +265,7 @@ def main(argv=None):
         _log("(no /proc/self/clear_refs: peak RSS is the running maximum)")
     rows = []
     for name in args.configs:
-        arguments = _model_arguments(name)
-        keras.utils.set_random_seed(0)
-        model = PixelCNNPlusPlus(**arguments)
+        model, arguments = _build(name)
         for batch in args.batch_sizes:
             row = {"config": name, "batch": batch}
             row["cached"], row["cached_rss"] = _time_cached(model, batch)
