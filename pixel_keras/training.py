@@ -14,6 +14,7 @@ import tensorflow as tf
 from pixel_keras import data as data_lib
 from pixel_keras import images as images_lib
 from pixel_keras import multi_worker
+from pixel_keras.layers import weight_norm as weight_norm_lib
 
 CHECKPOINT_DIR = "checkpoints"
 BACKUP_DIR = "backup"
@@ -31,6 +32,41 @@ def make_optimizer(learning_rate=1e-3, decay_rate=0.999995, beta_1=0.95, beta_2=
         learning_rate, decay_steps=1, decay_rate=decay_rate
     )
     return keras.optimizers.Adam(schedule, beta_1=beta_1, beta_2=beta_2)
+
+
+def initialize_weight_norm(model, images, labels=None):
+    """Data-dependent initialization of a weight-normalized model.
+
+    Runs the model once on a real batch (dropout off) and sets, layer by
+    layer in forward order, each weight-normalized layer's scale `g` and
+    bias so that its outputs on the batch have zero mean and unit variance
+    per channel; each layer is initialized on the already normalized outputs
+    of the layers before it (see `pixel_keras.layers.weight_norm`). Call it
+    once, before the first training step of a fresh model, not when
+    resuming.
+
+    Args:
+        model: a model built with `weight_norm=True`.
+        images: `(batch, height, width, channels)` images, or a batch of the
+            model's inputs as the training pipeline gives them (a dict for a
+            conditional model).
+        labels: int `(batch,)` labels of a class-conditional model, when
+            `images` are images.
+
+    Returns:
+        The number of layers initialized.
+
+    Raises:
+        ValueError: if the model has no weight-normalized layer.
+    """
+    if isinstance(images, dict):
+        inputs = images
+    else:
+        images = tf.cast(images, tf.float32)
+        inputs = images
+        if labels is not None:
+            inputs = {"images": images, "labels": tf.cast(labels, tf.int32)}
+    return len(weight_norm_lib.initialize(model, inputs))
 
 
 def model_inputs(example, conditional):

@@ -52,8 +52,11 @@ def test_concat_elu_keeps_both_signs():
     np.testing.assert_allclose(out, [[np.expm1(-2.0), 0.5, 2.0, np.expm1(-0.5)]], rtol=1e-6)
 
 
-def test_config_round_trip():
-    block = layers.GatedResNet(shift="down_right", dropout=0.25, kernel_size=(2, 2))
+@pytest.mark.parametrize("weight_norm", [False, True])
+def test_config_round_trip(weight_norm):
+    block = layers.GatedResNet(
+        shift="down_right", dropout=0.25, kernel_size=(2, 2), weight_norm=weight_norm
+    )
     x = tf.random.normal([1, 4, 4, 4])
     expected = block(x, skip=x)
     clone = layers.GatedResNet.from_config(block.get_config())
@@ -61,6 +64,12 @@ def test_config_round_trip():
     clone(x, skip=x)
     clone.set_weights(block.get_weights())
     np.testing.assert_allclose(clone(x, skip=x), expected, atol=1e-6)
+    # Both convolutions and the skip projection are weight-normalized.
+    normalized = [
+        getattr(sub, "weight_norm", False)
+        for sub in (clone.first_conv, clone.gate_conv, clone.skip_projection)
+    ]
+    assert normalized == [weight_norm] * 3
 
 
 def test_bad_arguments_are_named():

@@ -80,6 +80,7 @@ def test_down_and_right_shift():
     np.testing.assert_array_equal(right[0, :, 1:], x[0, :, :-1])
 
 
+@pytest.mark.parametrize("weight_norm", [False, True])
 @pytest.mark.parametrize(
     "layer_class",
     [
@@ -89,8 +90,8 @@ def test_down_and_right_shift():
         layers.DownRightShiftedConv2DTranspose,
     ],
 )
-def test_config_round_trip_and_serialization(layer_class):
-    layer = layer_class(5, strides=2, name="conv")
+def test_config_round_trip_and_serialization(layer_class, weight_norm):
+    layer = layer_class(5, strides=2, weight_norm=weight_norm, name="conv")
     x = np.random.default_rng(1).normal(size=(2, 4, 4, 3)).astype("float32")
     expected = keras.ops.convert_to_numpy(layer(x))
     clone = layer_class.from_config(layer.get_config())
@@ -102,6 +103,8 @@ def test_config_round_trip_and_serialization(layer_class):
         keras.saving.serialize_keras_object(layer)
     )
     assert type(revived) is layer_class
+    assert revived.weight_norm is weight_norm
+    assert len(layer.get_weights()) == (3 if weight_norm else 2)  # v, bias (, g)
 
 
 def test_bad_arguments_are_named():

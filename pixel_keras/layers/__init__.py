@@ -14,6 +14,8 @@ from pixel_keras.layers.shifted_conv import DownShiftedConv2D
 from pixel_keras.layers.shifted_conv import DownShiftedConv2DTranspose
 from pixel_keras.layers.shifted_conv import down_shift
 from pixel_keras.layers.shifted_conv import right_shift
+from pixel_keras.layers.weight_norm import WeightNorm
+from pixel_keras.layers.weight_norm import WeightNormDense
 
 __all__ = [
     "DiagonalBiLSTM",
@@ -25,6 +27,8 @@ __all__ = [
     "GatedResNet",
     "MaskedConv2D",
     "RowLSTM",
+    "WeightNorm",
+    "WeightNormDense",
     "concat_elu",
     "down_shift",
     "right_shift",

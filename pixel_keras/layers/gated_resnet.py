@@ -5,6 +5,7 @@ from keras import ops
 
 from pixel_keras.layers.shifted_conv import DownRightShiftedConv2D
 from pixel_keras.layers.shifted_conv import DownShiftedConv2D
+from pixel_keras.layers.weight_norm import WeightNormDense
 
 _CONVOLUTIONS = {"down": DownShiftedConv2D, "down_right": DownRightShiftedConv2D}
 
@@ -42,6 +43,9 @@ class GatedResNet(keras.layers.Layer):
         kernel_size: pair of ints, or None for the stream's default.
         dropout: float in `[0, 1)`, dropout rate after the first convolution.
         kernel_initializer: initializer of the convolutions and projections.
+        weight_norm: bool, whether the two convolutions and the skip
+            projection are weight-normalized (as in PixelCNN++; the class
+            projection stays a plain `Dense`, as in the reference code).
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
 
     Call arguments:
@@ -74,6 +78,7 @@ class GatedResNet(keras.layers.Layer):
         kernel_size=None,
         dropout=0.0,
         kernel_initializer="glorot_uniform",
+        weight_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -90,6 +95,7 @@ class GatedResNet(keras.layers.Layer):
         self.kernel_size = None if kernel_size is None else tuple(kernel_size)
         self.dropout = dropout
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.weight_norm = bool(weight_norm)
         self._dropout_layer = keras.layers.Dropout(dropout)
 
     def _convolution(self, filters, name, kernel_initializer):
@@ -98,6 +104,7 @@ class GatedResNet(keras.layers.Layer):
         return conv_class(
             filters,
             kernel_initializer=kernel_initializer,
+            weight_norm=self.weight_norm,
             dtype=self.dtype_policy,
             name=name,
             **kwargs,
@@ -126,7 +133,8 @@ class GatedResNet(keras.layers.Layer):
         self.gate_conv.build(inputs_shape[:-1] + (2 * filters,))
         self.skip_projection = None
         if skip_shape is not None:
-            self.skip_projection = keras.layers.Dense(
+            dense_class = WeightNormDense if self.weight_norm else keras.layers.Dense
+            self.skip_projection = dense_class(
                 filters,
                 kernel_initializer=initializer,
                 dtype=self.dtype_policy,
@@ -187,6 +195,7 @@ class GatedResNet(keras.layers.Layer):
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),
+                "weight_norm": self.weight_norm,
             }
         )
         return config

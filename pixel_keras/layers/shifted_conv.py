@@ -11,10 +11,17 @@ footprint holds at the higher resolution.
 
 `down_shift` and `right_shift` move a map by one row or column, which makes the
 first layer's view *strictly* above (or left of) the output pixel.
+
+With `weight_norm=True` the kernel is weight-normalized (see `weight_norm.py`):
+`kernel` is then `g * v / ||v||`, with the same shape and the same causal
+footprint, since the padding and the cropping do not change.
 """
 
 import keras
 from keras import ops
+
+from pixel_keras.layers.weight_norm import WeightNorm
+
 
 def down_shift(x):
     """Shifts a `[B, H, W, C]` map down by one row, filling the top with zeros."""
@@ -55,12 +62,12 @@ def _pop_valid_padding(kwargs, class_name):
         )
 
 
-class _ShiftedConv2D(keras.layers.Conv2D):
+class _ShiftedConv2D(WeightNorm, keras.layers.Conv2D):
     """Base of the causal convolutions; subclasses set `shift`."""
 
     shift = None
 
-    def __init__(self, filters, kernel_size, strides=1, **kwargs):
+    def __init__(self, filters, kernel_size, strides=1, weight_norm=False, **kwargs):
         _pop_valid_padding(kwargs, type(self).__name__)
         super().__init__(
             filters=filters,
@@ -71,12 +78,17 @@ class _ShiftedConv2D(keras.layers.Conv2D):
             **kwargs,
         )
         _check_kernel(self.shift, self.kernel_size)
+        self.weight_norm = bool(weight_norm)
+        self._check_weight_norm_arguments()
 
     def _pad(self, inputs):
         return ops.pad(inputs, _causal_padding(self.shift, self.kernel_size))
 
-    def call(self, inputs):
+    def _causal_convolution(self, inputs):
         return super().call(self._pad(inputs))
+
+    def call(self, inputs):
+        return self._weight_norm_call(self._causal_convolution, inputs)
 
     def compute_output_shape(self, input_shape):
         batch, height, width, _ = input_shape
@@ -91,15 +103,18 @@ class _ShiftedConv2D(keras.layers.Conv2D):
         config = super().get_config()
         for key in ("data_format", "dilation_rate", "groups"):
             config.pop(key, None)
+        config["weight_norm"] = self.weight_norm
         return config
 
 
-class _ShiftedConv2DTranspose(keras.layers.Conv2DTranspose):
+class _ShiftedConv2DTranspose(WeightNorm, keras.layers.Conv2DTranspose):
     """Base of the causal transposed convolutions; subclasses set `shift`."""
 
     shift = None
+    # The kernel is (height, width, filters, input channels).
+    kernel_output_axis = -2
 
-    def __init__(self, filters, kernel_size, strides=2, **kwargs):
+    def __init__(self, filters, kernel_size, strides=2, weight_norm=False, **kwargs):
         _pop_valid_padding(kwargs, type(self).__name__)
         super().__init__(
             filters=filters,
@@ -110,6 +125,8 @@ class _ShiftedConv2DTranspose(keras.layers.Conv2DTranspose):
             **kwargs,
         )
         _check_kernel(self.shift, self.kernel_size)
+        self.weight_norm = bool(weight_norm)
+        self._check_weight_norm_arguments()
         stride_h, stride_w = self.strides
         kernel_height, kernel_width = self.kernel_size
         # The kept taps must cover the whole upsampled map: kh >= s rows, and
@@ -127,6 +144,9 @@ class _ShiftedConv2DTranspose(keras.layers.Conv2DTranspose):
         return (self.kernel_size[1] - 1) // 2 if self.shift == "down" else 0
 
     def call(self, inputs):
+        return self._weight_norm_call(self._causal_convolution, inputs)
+
+    def _causal_convolution(self, inputs):
         outputs = super().call(inputs)
         # A VALID transposed convolution writes input pixel (i, j) into output
         # rows s*i .. s*i + kh - 1; keeping the first s*H rows (and the
@@ -150,6 +170,7 @@ class _ShiftedConv2DTranspose(keras.layers.Conv2DTranspose):
         config = super().get_config()
         for key in ("data_format", "dilation_rate", "output_padding"):
             config.pop(key, None)
+        config["weight_norm"] = self.weight_norm
         return config
 
 
@@ -169,6 +190,8 @@ class DownShiftedConv2D(_ShiftedConv2D):
             odd. Defaults to `(2, 3)`, the kernel of PixelCNN++.
         strides: int or pair of ints; with stride `s`, output pixel `(i, j)`
             sits at input pixel `(s*i, s*j)` and keeps the causal footprint.
+        weight_norm: bool, whether the kernel is weight-normalized
+            (`g * v / ||v||`, see `weight_norm.py`).
         **kwargs: other `keras.layers.Conv2D` arguments (activation,
             initializers, regularizers, ...). `padding` is fixed.
 
@@ -187,8 +210,10 @@ class DownShiftedConv2D(_ShiftedConv2D):
 
     shift = "down"
 
-    def __init__(self, filters, kernel_size=(2, 3), strides=1, **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, **kwargs)
+    def __init__(self, filters, kernel_size=(2, 3), strides=1, weight_norm=False, **kwargs):
+        super().__init__(
+            filters, kernel_size, strides=strides, weight_norm=weight_norm, **kwargs
+        )
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
@@ -203,6 +228,8 @@ class DownRightShiftedConv2D(_ShiftedConv2D):
         kernel_size: int or pair of ints `(height, width)`. Defaults to
             `(2, 2)`, the kernel of PixelCNN++.
         strides: int or pair of ints, as in `DownShiftedConv2D`.
+        weight_norm: bool, whether the kernel is weight-normalized
+            (`g * v / ||v||`, see `weight_norm.py`).
         **kwargs: other `keras.layers.Conv2D` arguments. `padding` is fixed.
 
     Input shape:
@@ -220,8 +247,10 @@ class DownRightShiftedConv2D(_ShiftedConv2D):
 
     shift = "down_right"
 
-    def __init__(self, filters, kernel_size=(2, 2), strides=1, **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, **kwargs)
+    def __init__(self, filters, kernel_size=(2, 2), strides=1, weight_norm=False, **kwargs):
+        super().__init__(
+            filters, kernel_size, strides=strides, weight_norm=weight_norm, **kwargs
+        )
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
@@ -237,6 +266,8 @@ class DownShiftedConv2DTranspose(_ShiftedConv2DTranspose):
         kernel_size: int or pair of ints `(height, width)`, odd width.
             Defaults to `(2, 3)`.
         strides: int or pair of ints, the upsampling factor. Defaults to 2.
+        weight_norm: bool, whether the kernel is weight-normalized
+            (`g * v / ||v||`, see `weight_norm.py`).
         **kwargs: other `keras.layers.Conv2DTranspose` arguments. `padding`
             is fixed.
 
@@ -255,8 +286,10 @@ class DownShiftedConv2DTranspose(_ShiftedConv2DTranspose):
 
     shift = "down"
 
-    def __init__(self, filters, kernel_size=(2, 3), strides=2, **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, **kwargs)
+    def __init__(self, filters, kernel_size=(2, 3), strides=2, weight_norm=False, **kwargs):
+        super().__init__(
+            filters, kernel_size, strides=strides, weight_norm=weight_norm, **kwargs
+        )
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
@@ -271,6 +304,8 @@ class DownRightShiftedConv2DTranspose(_ShiftedConv2DTranspose):
         kernel_size: int or pair of ints `(height, width)`. Defaults to
             `(2, 2)`.
         strides: int or pair of ints, the upsampling factor. Defaults to 2.
+        weight_norm: bool, whether the kernel is weight-normalized
+            (`g * v / ||v||`, see `weight_norm.py`).
         **kwargs: other `keras.layers.Conv2DTranspose` arguments. `padding`
             is fixed.
 
@@ -289,5 +324,7 @@ class DownRightShiftedConv2DTranspose(_ShiftedConv2DTranspose):
 
     shift = "down_right"
 
-    def __init__(self, filters, kernel_size=(2, 2), strides=2, **kwargs):
-        super().__init__(filters, kernel_size, strides=strides, **kwargs)
+    def __init__(self, filters, kernel_size=(2, 2), strides=2, weight_norm=False, **kwargs):
+        super().__init__(
+            filters, kernel_size, strides=strides, weight_norm=weight_norm, **kwargs
+        )

@@ -9,6 +9,7 @@ from pixel_keras.layers import DownRightShiftedConv2DTranspose
 from pixel_keras.layers import DownShiftedConv2D
 from pixel_keras.layers import DownShiftedConv2DTranspose
 from pixel_keras.layers import GatedResNet
+from pixel_keras.layers import WeightNormDense
 from pixel_keras.layers import down_shift
 from pixel_keras.layers import right_shift
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
@@ -48,6 +49,11 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         num_classes: int or None; when set, the model takes a `labels` input
             (int `[batch]`) whose one-hot vector conditions every block.
         min_log_scale: float, lower bound of the logistics' log-scales.
+        weight_norm: bool, whether every convolution and projection (all
+            but the class projection) is weight-normalized, as in the paper.
+            Initialize such a model on a real batch before training
+            (`training.initialize_weight_norm`); until then it computes what
+            the same model without weight normalization would.
         **kwargs: base `keras.Model` arguments (name, dtype, ...).
 
     Call arguments:
@@ -86,6 +92,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         "dropout",
         "num_classes",
         "min_log_scale",
+        "weight_norm",
     )
 
     def __init__(
@@ -99,6 +106,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         dropout=0.5,
         num_classes=None,
         min_log_scale=-7.0,
+        weight_norm=False,
         **kwargs,
     ):
         image_shape = check_image_arguments(image_shape, num_levels, num_classes)
@@ -123,29 +131,43 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         x = images * (2.0 / (num_levels - 1)) - 1.0
         x = ops.concatenate([x, ops.ones_like(x[..., :1])], axis=-1)
 
+        weight_norm = bool(weight_norm)
+
         def block(shift, name):
-            return GatedResNet(shift=shift, dropout=dropout, name=name)
+            return GatedResNet(
+                shift=shift, dropout=dropout, weight_norm=weight_norm, name=name
+            )
+
+        def down_conv(kernel_size, strides=1, name=None):
+            return DownShiftedConv2D(
+                num_filters, kernel_size, strides, weight_norm=weight_norm, name=name
+            )
+
+        def down_right_conv(kernel_size, strides=1, name=None):
+            return DownRightShiftedConv2D(
+                num_filters, kernel_size, strides, weight_norm=weight_norm, name=name
+            )
 
         # First layer: the vertical stream sees the rows strictly above; the
         # horizontal stream adds the pixels strictly left in the same row.
-        u = down_shift(DownShiftedConv2D(num_filters, (2, 3), name="stem_down")(x))
+        u = down_shift(down_conv((2, 3), name="stem_down")(x))
         ul = down_shift(
-            DownShiftedConv2D(num_filters, (1, 3), name="stem_down_right_above")(x)
+            down_conv((1, 3), name="stem_down_right_above")(x)
         ) + right_shift(
-            DownRightShiftedConv2D(num_filters, (2, 1), name="stem_down_right_left")(x)
+            down_right_conv((2, 1), name="stem_down_right_left")(x)
         )
         u_list, ul_list = [u], [ul]
         for level in range(num_hierarchies):
             if level > 0:
                 u_list.append(
-                    DownShiftedConv2D(
-                        num_filters, (2, 3), strides=2, name=f"down_{level}_u_stride"
-                    )(u_list[-1])
+                    down_conv((2, 3), strides=2, name=f"down_{level}_u_stride")(
+                        u_list[-1]
+                    )
                 )
                 ul_list.append(
-                    DownRightShiftedConv2D(
-                        num_filters, (2, 2), strides=2, name=f"down_{level}_ul_stride"
-                    )(ul_list[-1])
+                    down_right_conv((2, 2), strides=2, name=f"down_{level}_ul_stride")(
+                        ul_list[-1]
+                    )
                 )
             for i in range(num_resnet):
                 u_list.append(
@@ -167,10 +189,16 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         for level in reversed(range(num_hierarchies)):
             if level < num_hierarchies - 1:
                 u = DownShiftedConv2DTranspose(
-                    num_filters, (2, 3), name=f"up_{level}_u_stride"
+                    num_filters,
+                    (2, 3),
+                    weight_norm=weight_norm,
+                    name=f"up_{level}_u_stride",
                 )(u)
                 ul = DownRightShiftedConv2DTranspose(
-                    num_filters, (2, 2), name=f"up_{level}_ul_stride"
+                    num_filters,
+                    (2, 2),
+                    weight_norm=weight_norm,
+                    name=f"up_{level}_ul_stride",
                 )(ul)
             num_blocks = num_resnet + (0 if level == num_hierarchies - 1 else 1)
             for i in range(num_blocks):
@@ -186,9 +214,8 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         num_params = num_logistic_mix * (
             1 + 2 * channels + channels * (channels - 1) // 2
         )
-        outputs = keras.layers.Dense(num_params, name="distribution_params")(
-            ops.elu(ul)
-        )
+        dense_class = WeightNormDense if weight_norm else keras.layers.Dense
+        outputs = dense_class(num_params, name="distribution_params")(ops.elu(ul))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.image_shape = image_shape
@@ -200,6 +227,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         self.dropout = dropout
         self.num_classes = num_classes
         self.min_log_scale = min_log_scale
+        self.weight_norm = weight_norm
 
     # --- Distribution ---------------------------------------------------------
 
