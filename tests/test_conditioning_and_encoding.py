@@ -144,3 +144,18 @@ def test_conditioned_distribution_batches_over_the_condition():
     np.testing.assert_allclose(distribution.log_prob(images), np.reshape(expected, (2, 4)), rtol=1e-6)
     with pytest.raises(ValueError, match=r"shape \[\.\.\., 2\]"):
         model.as_distribution(np.zeros((4, 3)))
+
+
+def test_pixel_cnn_pp_conditioned_on_values_samples_like_naive():
+    from tests.conftest import tiny_pixel_cnn_pp
+
+    model = tiny_pixel_cnn_pp(image_shape=(4, 4, 3), num_levels=8, conditional_shape=(3,))
+    condition = np.random.default_rng(4).normal(size=(3, 3)).astype(np.float32)
+    images = model.sample(3, seed=5, condition=condition).numpy()
+    np.testing.assert_array_equal(
+        images, model.sample(3, seed=5, condition=condition, method="naive")
+    )
+    a = model.log_prob(images, condition=condition)
+    b = model.log_prob(images, condition=condition[::-1])
+    assert np.any(np.abs(a - b) > 1e-4)
+    assert model.get_config()["conditional_shape"] == (3,)

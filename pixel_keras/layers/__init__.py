@@ -7,6 +7,7 @@ from pixel_keras.layers.diagonal_lstm import unskew
 from pixel_keras.layers.gated_resnet import GatedResNet
 from pixel_keras.layers.gated_resnet import concat_elu
 from pixel_keras.layers.masked_conv import MaskedConv2D
+from pixel_keras.layers.pixel_encoding import PixelEncoding
 from pixel_keras.layers.row_lstm import RowLSTM
 from pixel_keras.layers.shifted_conv import DownRightShiftedConv2D
 from pixel_keras.layers.shifted_conv import DownRightShiftedConv2DTranspose
@@ -26,6 +27,7 @@ __all__ = [
     "DownShiftedConv2DTranspose",
     "GatedResNet",
     "MaskedConv2D",
+    "PixelEncoding",
     "RowLSTM",
     "WeightNorm",
     "WeightNormDense",

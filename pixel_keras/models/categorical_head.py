@@ -5,7 +5,7 @@ from keras import ops
 
 from pixel_keras.distributions import pixel_categorical
 from pixel_keras.layers import MaskedConv2D
-from pixel_keras.layers.pixel_encoding import PixelEncoding
+from pixel_keras.layers import PixelEncoding
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
 from pixel_keras.models.autoregressive import check_positive_int
 

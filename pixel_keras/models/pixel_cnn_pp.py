@@ -13,6 +13,7 @@ from pixel_keras.layers import WeightNormDense
 from pixel_keras.layers import down_shift
 from pixel_keras.layers import right_shift
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
+from pixel_keras.models.autoregressive import check_conditional_shape
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import check_positive_int
 from pixel_keras.models.autoregressive import image_inputs
@@ -54,6 +55,11 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             Initialize such a model on a real batch before training
             (`training.initialize_weight_norm`); until then it computes what
             the same model without weight normalization would.
+        conditional_shape: tuple or None; a model conditioned on values of
+            this shape (a vector, a small map: `p(x | z)`) takes a
+            `condition` input whose flattened values condition every block,
+            as a class label does. At most one of `num_classes` and
+            `conditional_shape`.
         **kwargs: base `keras.Model` arguments (name, dtype, ...).
 
     Call arguments:
@@ -93,6 +99,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         "num_classes",
         "min_log_scale",
         "weight_norm",
+        "conditional_shape",
     )
 
     def __init__(
@@ -107,9 +114,11 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         num_classes=None,
         min_log_scale=-7.0,
         weight_norm=False,
+        conditional_shape=None,
         **kwargs,
     ):
         image_shape = check_image_arguments(image_shape, num_levels, num_classes)
+        conditional_shape = check_conditional_shape(conditional_shape, num_classes)
         check_positive_int("num_filters", num_filters)
         check_positive_int("num_resnet", num_resnet)
         check_positive_int("num_hierarchies", num_hierarchies)
@@ -124,7 +133,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             raise ValueError(f"Expected `dropout` in [0, 1). Received: dropout={dropout}")
 
         height, width, channels = image_shape
-        inputs, images, condition = image_inputs(image_shape, num_classes)
+        inputs, images, condition = image_inputs(image_shape, num_classes, conditional_shape)
 
         # Rescale to [-1, 1] and append a channel of ones, so the network can
         # tell the zero padding of the causal convolutions from black pixels.
@@ -228,6 +237,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         self.num_classes = num_classes
         self.min_log_scale = min_log_scale
         self.weight_norm = weight_norm
+        self.conditional_shape = conditional_shape
 
     # --- Distribution ---------------------------------------------------------
 
