@@ -87,6 +87,8 @@ import vs_tfp  # noqa: E402  (machine_summary)
 MODELS = ("pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "tfp")
 # Train bits/dim at the end is computed over at most this many train images.
 _TRAIN_EVAL_LIMIT = 10_000
+# Samples drawn from each model after its budget (--samples).
+_NUM_SAMPLES = 8
 # A parameter count outside [1/x, x] times the reference's is called far off.
 _FAR_OFF = 2.0
 
@@ -192,20 +194,25 @@ def _unmasked_params(model):
     return model.count_params() - int(masked_out)
 
 
+def _with_ema(model, fn):
+    """`fn()` with the optimizer's EMA weights in the model, if it keeps them."""
+    optimizer = model.optimizer
+    if not (getattr(optimizer, "use_ema", False) and optimizer.built):
+        return fn()
+    raw = [variable.numpy() for variable in model.trainable_variables]
+    optimizer.finalize_variable_values(model.trainable_variables)
+    try:
+        return fn()
+    finally:
+        for variable, value in zip(model.trainable_variables, raw):
+            variable.assign(value)
+
+
 def _evaluate_ours(model, examples):
     """Test bits/dim, with the optimizer's EMA weights if it keeps them."""
     from pixel_keras import training
 
-    optimizer = model.optimizer
-    if not (getattr(optimizer, "use_ema", False) and optimizer.built):
-        return training.evaluate(model, examples)["bits_per_dim"]
-    raw = [variable.numpy() for variable in model.trainable_variables]
-    optimizer.finalize_variable_values(model.trainable_variables)
-    try:
-        return training.evaluate(model, examples)["bits_per_dim"]
-    finally:
-        for variable, value in zip(model.trainable_variables, raw):
-            variable.assign(value)
+    return _with_ema(model, lambda: training.evaluate(model, examples)["bits_per_dim"])
 
 
 def run_ours(name, dataset, args, log):
@@ -242,6 +249,10 @@ def run_ours(name, dataset, args, log):
     result["train_bits_per_dim"] = _evaluate_ours(
         model, dataset.train.take(_TRAIN_EVAL_LIMIT)
     )
+    if args.samples:
+        result["samples"] = _with_ema(
+            model, lambda: model.sample(_NUM_SAMPLES, seed=args.seed).numpy()
+        )
     return result, tracker
 
 
@@ -318,6 +329,9 @@ def run_tfp(dataset, args, log):
         if tracker.after_step():
             break
     result["train_bits_per_dim"] = bits_per_dim(dataset.train.take(_TRAIN_EVAL_LIMIT))
+    if args.samples:
+        sample = tf.function(lambda: distribution.sample(_NUM_SAMPLES, seed=args.seed))
+        result["samples"] = sample().numpy().astype("uint8")
     return result, tracker
 
 
@@ -489,6 +503,12 @@ def parse_args(argv=None):
     parser.add_argument(
         "--json", default=None, help="also write the raw points here (must not exist)"
     )
+    parser.add_argument(
+        "--samples",
+        default=None,
+        help=f"also write a PNG of {_NUM_SAMPLES} samples of each model after its "
+        "budget, a row per model in --models order (must not exist)",
+    )
     args = parser.parse_args(argv)
     args.models = [m.strip() for m in args.models.split(",") if m.strip()]
     unknown = [m for m in args.models if m not in MODELS]
@@ -508,6 +528,7 @@ def parse_args(argv=None):
         parser.error(f"--batch_size must be >= 1, received {args.batch_size}")
     _check_new_path(parser, "--plot", args.plot)
     _check_new_path(parser, "--json", args.json)
+    _check_new_path(parser, "--samples", args.samples)
     if args.json and os.path.abspath(args.json) == os.path.abspath(args.plot):
         parser.error("--json and --plot must be different files")
     return args
@@ -578,6 +599,17 @@ def main(argv=None):
     )
     _write_new_file(args.plot, svg, "--plot")
     _log(f"Wrote {args.plot}")
+    if args.samples:
+        import numpy as np
+
+        from pixel_keras import images as images_lib
+
+        rows = np.concatenate([results[name].pop("samples") for name in args.models])
+        images_lib.write_png(
+            args.samples,
+            images_lib.image_grid(rows, dataset.num_levels, columns=_NUM_SAMPLES),
+        )
+        _log(f"Wrote {args.samples}: {_NUM_SAMPLES} samples per model, rows in order {args.models}")
     if args.json:
         raw = {"args": vars(args), "machine": vs_tfp.machine_summary(), "models": results}
         _write_new_file(args.json, json.dumps(raw, indent=2) + "\n", "--json")
