@@ -2,6 +2,7 @@
 
     python main.py                      # train the tiny PixelCNN++ on the digits
     python main.py train --model=diagonal_bilstm --workdir=runs/bilstm
+    python main.py train --recipe=pixel_cnn_pp/cifar10 --workdir=runs/cifar10
     python main.py train --dataset=mnist --preset=mnist --workdir=runs/mnist
     python main.py eval --workdir=runs/mnist
     python main.py sample --workdir=runs/mnist --num_samples=16
@@ -19,15 +20,27 @@ import sys
 from absl import app
 from absl import flags
 
+# Plain data (no TensorFlow), so `--help` stays fast.
+from pixel_keras import recipes
+
 _COMMANDS = ("train", "eval", "sample", "complete", "export")
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("workdir", "workdir", "Folder for checkpoints, logs and outputs.")
 flags.DEFINE_string(
+    "recipe",
+    None,
+    "Training recipe: model, preset, dataset, optimizer, batch size, epochs, "
+    "EMA and weight normalization (pixel_keras/recipes.py); every flag given "
+    "replaces the recipe's value. Default: the --model's digits recipe. One of: "
+    + ", ".join(sorted(recipes.RECIPES)) + ".",
+)
+flags.DEFINE_string(
     "dataset",
-    "digits",
+    None,
     "'digits' (embedded 8x8 digits), a TFDS name (mnist, binarized_mnist, "
-    "cifar10, ...), a .npz file or a folder of PNG/JPEG images.",
+    "cifar10, ...), a .npz file or a folder of PNG/JPEG images (default: the "
+    "recipe's).",
 )
 flags.DEFINE_string("data_dir", None, "TFDS data folder.")
 flags.DEFINE_integer(
@@ -35,22 +48,30 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_enum(
     "model",
-    "pixel_cnn_pp",
+    None,
     ["pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm"],
     "The model: PixelCNN++, or the PixelRNN paper's PixelCNN, Row LSTM or "
-    "Diagonal BiLSTM.",
+    "Diagonal BiLSTM (default: the recipe's, else pixel_cnn_pp).",
 )
 flags.DEFINE_string(
     "preset",
-    "tiny",
+    None,
     "Preset of the model: tiny, or mnist / cifar10 (pixel_cnn_pp), "
-    "binarized_mnist / cifar10 (pixel_cnn, row_lstm, diagonal_bilstm).",
+    "binarized_mnist / cifar10 (pixel_cnn, row_lstm, diagonal_bilstm) "
+    "(default: the recipe's).",
 )
 flags.DEFINE_integer("num_filters", None, "Override the preset's num_filters.")
 flags.DEFINE_integer("num_resnet", None, "Override the preset's num_resnet.")
 flags.DEFINE_integer("num_hierarchies", None, "Override the preset's num_hierarchies.")
 flags.DEFINE_integer("num_logistic_mix", None, "Override the preset's num_logistic_mix.")
 flags.DEFINE_float("dropout", None, "Override the preset's dropout.")
+flags.DEFINE_bool(
+    "weight_norm",
+    None,
+    "PixelCNN++: weight normalization with data-dependent initialization on "
+    "the first training batch (default: the recipe's; --noweight_norm turns "
+    "it off).",
+)
 flags.DEFINE_integer(
     "num_layers", None, "Override the preset's num_layers (PixelCNN, PixelRNN)."
 )
@@ -82,12 +103,37 @@ flags.DEFINE_integer(
     "(default: every epoch); a killed run continues from the backup when "
     "started again with the same command.",
 )
-flags.DEFINE_integer("epochs", 30, "Epochs to train (in total, counting resumed ones).")
 flags.DEFINE_integer(
-    "batch_size", 32, "Global batch size, split across the replicas of --strategy."
+    "epochs",
+    None,
+    "Epochs to train (in total, counting resumed ones; default: the recipe's).",
 )
-flags.DEFINE_float("learning_rate", 2e-3, "Initial Adam learning rate.")
-flags.DEFINE_float("lr_decay", 0.999995, "Learning-rate factor per step.")
+flags.DEFINE_integer(
+    "batch_size",
+    None,
+    "Global batch size, split across the replicas of --strategy (default: the "
+    "recipe's).",
+)
+flags.DEFINE_enum(
+    "optimizer",
+    None,
+    ["adam", "rmsprop"],
+    "Optimizer (default: the recipe's; another one than the recipe's starts "
+    "from its default arguments).",
+)
+flags.DEFINE_float(
+    "learning_rate", None, "Initial learning rate (default: the recipe's)."
+)
+flags.DEFINE_float(
+    "lr_decay", None, "Learning-rate factor per step (default: the recipe's)."
+)
+flags.DEFINE_float(
+    "ema_momentum",
+    None,
+    "Momentum of the EMA (Polyak) weights that eval, sample, complete and "
+    "export use (the PixelCNN++ paper: 0.9995); 0 turns EMA off (default: the "
+    "recipe's).",
+)
 flags.DEFINE_integer("seed", 0, "Seed for initialization, shuffling and sampling.")
 flags.DEFINE_bool("resume", False, "Continue training from the last checkpoint.")
 flags.DEFINE_string(
@@ -119,8 +165,15 @@ flags.DEFINE_integer(
     "version", None, "export: version number (default: one more than the newest)."
 )
 
-flags.register_validator("batch_size", lambda v: v > 0, "--batch_size must be > 0.")
-flags.register_validator("epochs", lambda v: v > 0, "--epochs must be > 0.")
+flags.register_validator(
+    "recipe",
+    lambda v: v is None or v in recipes.RECIPES,
+    "--recipe must be one of: " + ", ".join(sorted(recipes.RECIPES)) + ".",
+)
+flags.register_validator(
+    "batch_size", lambda v: v is None or v > 0, "--batch_size must be > 0."
+)
+flags.register_validator("epochs", lambda v: v is None or v > 0, "--epochs must be > 0.")
 flags.register_validator(
     "backup_steps", lambda v: v is None or v > 0, "--backup_steps must be > 0."
 )
@@ -133,10 +186,15 @@ flags.register_validator(
     "version", lambda v: v is None or v > 0, "--version must be a positive int."
 )
 flags.register_validator(
-    "learning_rate", lambda v: v > 0, "--learning_rate must be > 0."
+    "learning_rate", lambda v: v is None or v > 0, "--learning_rate must be > 0."
 )
 flags.register_validator(
-    "lr_decay", lambda v: 0 < v <= 1, "--lr_decay must be in (0, 1]."
+    "lr_decay", lambda v: v is None or 0 < v <= 1, "--lr_decay must be in (0, 1]."
+)
+flags.register_validator(
+    "ema_momentum",
+    lambda v: v is None or 0 <= v < 1,
+    "--ema_momentum must be in [0, 1) (0: no EMA).",
 )
 
 

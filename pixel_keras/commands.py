@@ -2,11 +2,14 @@
 
 Each takes a `config` with the attributes of `main.py`'s flags (the absl
 `FLAGS` object, or any namespace with the same names), so the commands can be
-called and tested without the flags binary.
+called and tested without the flags binary. The flags a recipe sets
+(`RECIPE_FLAGS`) may be None or missing: the recipe (`--recipe`, by default
+the `--model`'s digits recipe) gives their values.
 """
 
 import os
 import time
+import types
 
 import keras
 import numpy as np
@@ -15,6 +18,7 @@ from pixel_keras import data as data_lib
 from pixel_keras import distribute
 from pixel_keras import multi_worker
 from pixel_keras import images as images_lib
+from pixel_keras import recipes
 from pixel_keras import training
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelCNNPlusPlus
@@ -36,11 +40,69 @@ _ARCHITECTURE_FLAGS = {
         "num_hierarchies",
         "num_logistic_mix",
         "dropout",
+        "weight_norm",
     ),
     PixelCNN: ("num_filters", "num_layers", "output_filters"),
     PixelRNN: ("num_filters", "num_layers", "output_filters"),
 }
 _ALL_ARCHITECTURE_FLAGS = sorted({f for flags in _ARCHITECTURE_FLAGS.values() for f in flags})
+
+# The flags whose value, when not given, comes from the recipe.
+RECIPE_FLAGS = (
+    "model",
+    "preset",
+    "dataset",
+    "weight_norm",
+    "batch_size",
+    "epochs",
+    "optimizer",
+    "learning_rate",
+    "lr_decay",
+    "ema_momentum",
+)
+
+
+def _values(config):
+    if hasattr(config, "flag_values_dict"):  # absl FLAGS
+        return config.flag_values_dict()
+    return dict(vars(config))
+
+
+def resolve(config):
+    """The run's settings: the recipe's, replaced by every flag that is given.
+
+    Args:
+        config: `main.py`'s flags, or a namespace with their names; a flag of
+            `RECIPE_FLAGS` that is None or missing takes the recipe's value.
+
+    Returns:
+        A new namespace with every attribute of `config`, the recipe's values
+        filled in, `recipe` (its name) and `optimizer_options`.
+
+    Raises:
+        ValueError: for an unknown recipe, or a `--model` other than the
+            recipe's.
+    """
+    values = _values(config)
+    model = values.get("model")
+    name = values.get("recipe") or recipes.default_name(model or "pixel_cnn_pp")
+    recipe = recipes.get(name)
+    if model is not None and model != recipe["model"]:
+        raise ValueError(
+            f"--recipe={name} trains --model={recipe['model']}. Received: "
+            f"--model={model}; drop --model, or choose a {model}/... recipe."
+        )
+    for key in RECIPE_FLAGS:
+        if values.get(key) is None:
+            values[key] = recipe.get(key)
+    values["recipe"] = name
+    # The recipe's optimizer options belong to its optimizer.
+    values["optimizer_options"] = (
+        recipe["optimizer_options"] if values["optimizer"] == recipe["optimizer"] else {}
+    )
+    if values["ema_momentum"] == 0:
+        values["ema_momentum"] = None  # --ema_momentum=0 turns EMA off
+    return types.SimpleNamespace(**values)
 
 
 def _load_dataset(config):
@@ -98,7 +160,11 @@ def _check_matches(model, dataset):
 
 
 def restore(config):
-    """The model of --checkpoint, or of the newest checkpoint in --workdir."""
+    """The model of --checkpoint, or of the newest checkpoint in --workdir.
+
+    A model trained with EMA (Polyak) weights comes back with them: they are
+    what `eval`, `sample`, `complete` and `export` use.
+    """
     if config.checkpoint:
         return training.load_checkpoint(config.checkpoint)
     latest = training.latest_checkpoint(config.workdir)
@@ -134,14 +200,43 @@ def _output_path(config, default_name):
     return path
 
 
+def _make_optimizer(config):
+    return training.make_optimizer(
+        learning_rate=config.learning_rate,
+        decay_rate=config.lr_decay,
+        ema_momentum=config.ema_momentum,
+        name=config.optimizer,
+        **config.optimizer_options,
+    )
+
+
+def _initialize_weight_norm(model, dataset, config):
+    """Data-dependent init on the first batch the training pipeline gives.
+
+    The pipeline is deterministic (seeded shuffling) and not sharded, so
+    every worker of a multi-worker run initializes identically.
+    """
+    conditional = model.num_classes is not None
+    train_data, _ = training.input_pipelines(
+        dataset, config.batch_size, conditional, config.seed
+    )
+    count = training.initialize_weight_norm(model, next(iter(train_data)))
+    print(f"Weight normalization: initialized {count} layers on the first batch.")
+
+
 def train(config):
     """Trains a model (or resumes one) and writes samples and metrics.
 
-    The model, optimizer and metrics are built in the scope of the
-    `--strategy`. A run that was killed (its `backup/` folder is still in
-    the workdir) continues from its last backup when started again with the
-    same command.
+    The settings are the recipe's (`--recipe`, by default the `--model`'s
+    digits recipe) with every given flag replacing its value. The model,
+    optimizer and metrics are built in the scope of the `--strategy`; a
+    fresh weight-normalized model is initialized on the first training
+    batch. A run that was killed (its `backup/` folder is still in the
+    workdir) continues from its last backup when started again with the
+    same command; `--resume` continues a finished run from its raw weights
+    and optimizer state (EMA weights included).
     """
+    config = resolve(config)
     num_cpu_devices = getattr(config, "num_cpu_devices", None)
     if num_cpu_devices:
         distribute.split_cpu(num_cpu_devices)
@@ -161,7 +256,8 @@ def train(config):
                 )
             initial_epoch, path = latest
             print(f"Resuming from {path} (epoch {initial_epoch}).")
-            model = training.load_checkpoint(path)
+            # The raw weights: the EMA weights stay in the optimizer.
+            model = training.load_checkpoint(path, ema_weights=False)
             _check_matches(model, dataset)
         else:
             if latest is not None and not interrupted:
@@ -178,14 +274,12 @@ def train(config):
             # restores its weights, optimizer state and epoch.
             initial_epoch = 0
             model = _build_model(config, dataset)
-            model.compile(
-                optimizer=training.make_optimizer(
-                    learning_rate=config.learning_rate, decay_rate=config.lr_decay
-                )
-            )
+            model.compile(optimizer=_make_optimizer(config))
+            if getattr(model, "weight_norm", False) and not interrupted:
+                _initialize_weight_norm(model, dataset, config)
     print(
-        f"{_model_choice(config)[2]} '{config.preset}' on {dataset.name}: "
-        f"images {dataset.image_shape}, "
+        f"{_model_choice(config)[2]} '{config.preset}' on {dataset.name} "
+        f"(recipe {config.recipe}): images {dataset.image_shape}, "
         f"{dataset.num_levels} levels, {model.count_params():,} parameters."
     )
     if initial_epoch >= config.epochs:
@@ -214,13 +308,19 @@ def train(config):
     )
     losses = history.history.get("loss", [])
     metrics = {
-        "model": getattr(config, "model", "pixel_cnn_pp"),
+        "model": config.model,
+        "recipe": config.recipe,
         "dataset": dataset.name,
         "preset": config.preset,
         "image_shape": list(model.image_shape),
         "num_levels": model.num_levels,
         "num_params": int(model.count_params()),
         "epochs": int(config.epochs),
+        "batch_size": int(config.batch_size),
+        # The optimizer's own (a resumed run keeps the checkpoint's).
+        "optimizer": type(model.optimizer).__name__.lower(),
+        "ema_momentum": model.optimizer.ema_momentum if model.optimizer.use_ema else None,
+        "weight_norm": bool(getattr(model, "weight_norm", False)),
         "train_bits_per_dim": float(losses[-1]) if losses else None,
         "test_bits_per_dim": float(evaluation["bits_per_dim"]),
         "test_nats_per_image": float(evaluation["nats_per_image"]),
@@ -236,7 +336,11 @@ def train(config):
 
 
 def evaluate(config):
-    """Test bits/dim of a checkpoint and a heatmap of the per-pixel NLL."""
+    """Test bits/dim of a checkpoint and a heatmap of the per-pixel NLL.
+
+    A model trained with EMA weights is evaluated with them.
+    """
+    config = resolve(config)
     dataset = _load_dataset(config)
     model = restore(config)
     _check_matches(model, dataset)
@@ -275,6 +379,7 @@ def sample(config):
 
 def complete(config):
     """Completes the bottom half of test images; writes originals | given | completed."""
+    config = resolve(config)
     dataset = _load_dataset(config)
     model = restore(config)
     _check_matches(model, dataset)

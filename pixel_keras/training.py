@@ -1,4 +1,14 @@
-"""Training and evaluation: optimizer, input pipelines, checkpoints, fit."""
+"""Training and evaluation: optimizer, input pipelines, checkpoints, fit.
+
+EMA (Polyak) weights: an optimizer made with `ema_momentum` keeps an
+exponential moving average of the trainable weights (Keras' `use_ema`). The
+model trains on its raw weights; validation during `fit` uses the averages;
+at the end of `train` the model holds the averages (as Keras' `fit` leaves
+it). Checkpoints and backups hold the raw weights and, as optimizer
+variables, the averages: `load_checkpoint` gives back the averages for
+evaluation and sampling, or the raw weights and the averages to go on
+training (`ema_weights=False`).
+"""
 
 import glob
 import json
@@ -22,16 +32,115 @@ LOG_DIR = "logs"
 _CHECKPOINT_PATTERN = re.compile(r"epoch-(\d+)\.keras$")
 
 
-def make_optimizer(learning_rate=1e-3, decay_rate=0.999995, beta_1=0.95, beta_2=0.9995):
-    """Adam with the per-step exponential decay of PixelCNN++.
+# Optimizer name -> (Keras class, default arguments).
+OPTIMIZERS = {
+    # PixelCNN++'s Adam: beta_1 0.95, beta_2 0.9995.
+    "adam": (keras.optimizers.Adam, {"beta_1": 0.95, "beta_2": 0.9995}),
+    # The PixelRNN paper's RMSProp, with Keras' defaults (rho 0.9).
+    "rmsprop": (keras.optimizers.RMSprop, {}),
+}
 
-    The defaults are the paper's: learning rate 1e-3 multiplied by 0.999995
-    after every step, beta_1 0.95, beta_2 0.9995.
+
+def make_optimizer(
+    learning_rate=1e-3,
+    decay_rate=0.999995,
+    *,
+    ema_momentum=None,
+    name="adam",
+    **options,
+):
+    """An optimizer with a per-step exponential learning-rate decay.
+
+    The defaults are PixelCNN++'s: Adam, learning rate 1e-3 multiplied by
+    0.999995 after every step, beta_1 0.95, beta_2 0.9995; the paper also
+    evaluates and samples with EMA weights of momentum 0.9995.
+
+    Args:
+        learning_rate: float, the initial learning rate.
+        decay_rate: float in `(0, 1]`, the factor applied after every step
+            (1 keeps it constant).
+        ema_momentum: float in `(0, 1)`, or None (the default) for no EMA.
+            With it the optimizer keeps an exponential moving average of the
+            weights (Keras' `use_ema`): after step t,
+            `average = m * average + (1 - m) * weights` (the first step copies
+            the weights).
+        name: a key of `OPTIMIZERS`, `"adam"` or `"rmsprop"`.
+        **options: more arguments of the Keras optimizer; they replace its
+            defaults in `OPTIMIZERS` (for Adam, e.g. `beta_1`, `beta_2`).
+
+    Returns:
+        A `keras.optimizers.Optimizer`.
+
+    Raises:
+        ValueError: for an unknown `name` or an `ema_momentum` outside
+            `(0, 1)`.
     """
+    if name not in OPTIMIZERS:
+        raise ValueError(
+            f"Expected `name` in {sorted(OPTIMIZERS)}. Received: name={name!r}"
+        )
+    if ema_momentum is not None and not 0.0 < ema_momentum < 1.0:
+        raise ValueError(
+            "Expected `ema_momentum` in (0, 1), or None for no EMA. "
+            f"Received: ema_momentum={ema_momentum}"
+        )
+    optimizer_class, defaults = OPTIMIZERS[name]
     schedule = keras.optimizers.schedules.ExponentialDecay(
         learning_rate, decay_steps=1, decay_rate=decay_rate
     )
-    return keras.optimizers.Adam(schedule, beta_1=beta_1, beta_2=beta_2)
+    ema = {} if ema_momentum is None else {"use_ema": True, "ema_momentum": ema_momentum}
+    return optimizer_class(schedule, **{**defaults, **options}, **ema)
+
+
+def uses_ema(model):
+    """Whether `model`'s optimizer keeps EMA weights (and has built them)."""
+    optimizer = getattr(model, "optimizer", None)
+    return bool(
+        optimizer is not None
+        and getattr(optimizer, "use_ema", False)
+        and optimizer.built
+    )
+
+
+def use_ema_weights(model):
+    """Assigns the optimizer's EMA values to the model's trainable weights.
+
+    Does nothing for a model without EMA weights. The averages stay in the
+    optimizer, so assigning them again changes nothing.
+
+    Returns:
+        Whether the model now holds the EMA weights.
+    """
+    if not uses_ema(model):
+        return False
+    model.optimizer.finalize_variable_values(model.trainable_variables)
+    return True
+
+
+class ValidateWithEMAWeights(keras.callbacks.Callback):
+    """Validation during `fit` with the EMA weights; training with the raw.
+
+    Copies the raw weights aside, assigns the averages for the evaluation
+    and assigns the raw weights back after it, so the training steps,
+    checkpoints and backups keep the raw weights exactly. (Keras'
+    `SwapEMAWeights` swaps by adding and subtracting, which moves the raw
+    weights by rounding.)
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._raw = None
+
+    def on_test_begin(self, logs=None):
+        if uses_ema(self.model):
+            self._raw = [variable.numpy() for variable in self.model.trainable_variables]
+            use_ema_weights(self.model)
+
+    def on_test_end(self, logs=None):
+        if self._raw is not None:
+            for variable, value in zip(self.model.trainable_variables, self._raw):
+                variable.assign(value)
+            self._raw = None
 
 
 def initialize_weight_norm(model, images, labels=None):
@@ -123,14 +232,28 @@ def latest_checkpoint(workdir):
     return found[-1] if found else None
 
 
-def load_checkpoint(path):
-    """Loads a saved model (weights, optimizer state and architecture)."""
+def load_checkpoint(path, ema_weights=True):
+    """Loads a saved model (weights, optimizer state and architecture).
+
+    Args:
+        path: a `.keras` checkpoint.
+        ema_weights: when the checkpoint's optimizer keeps EMA weights, give
+            the model those (to evaluate, sample or export it); False keeps
+            the raw weights it trained with (to resume training: the
+            optimizer keeps the averages either way).
+
+    Returns:
+        The compiled model.
+    """
     # Importing the models registers their classes for deserialization.
     import pixel_keras.models  # noqa: F401
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No checkpoint at {path!r}.")
-    return keras.saving.load_model(path)
+    model = keras.saving.load_model(path)
+    if ema_weights:
+        use_ema_weights(model)
+    return model
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):
@@ -197,7 +320,8 @@ def train(
             removed when training ends.
 
     Returns:
-        The `keras.callbacks.History` of `fit`.
+        The `keras.callbacks.History` of `fit`. When the optimizer keeps EMA
+        weights the model then holds them, and validation used them.
     """
     conditional = getattr(model, "num_classes", None) is not None
     train_data, test_data = input_pipelines(dataset, batch_size, conditional, seed)
@@ -223,10 +347,11 @@ def train(
             if chief
             else []
         ),
+        ValidateWithEMAWeights(),
         *extra_callbacks,
     ]
     if multi_worker.is_multi_worker(strategy):
-        return multi_worker.fit_multi_worker(
+        history = multi_worker.fit_multi_worker(
             model,
             strategy,
             train_data,
@@ -235,15 +360,20 @@ def train(
             initial_epoch=initial_epoch,
             verbose=verbose,
         )
-    return model.fit(
-        train_data,
-        validation_data=test_data,
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the pipeline shuffles
-    )
+    else:
+        history = model.fit(
+            train_data,
+            validation_data=test_data,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # the pipeline shuffles
+        )
+    # Keras' fit ends by assigning the EMA values; the multi-worker loop and
+    # a run with no epoch left to train do not.
+    use_ema_weights(model)
+    return history
 
 
 def evaluate(model, examples, batch_size=256):
