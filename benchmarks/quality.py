@@ -223,7 +223,22 @@ def run_ours(name, dataset, args, log):
     keras.backend.clear_session()
     keras.utils.set_random_seed(args.seed)
     model = _build_ours(name, dataset)
-    model.compile(optimizer=training.make_optimizer())
+    if args.recipe_optimizers:
+        # The optimizer of the model's digits recipe (its learning rate,
+        # decay and EMA weights), as `python main.py --model=NAME` trains.
+        from pixel_keras import recipes
+
+        recipe = recipes.get(f"{name}/digits")
+        optimizer = training.make_optimizer(
+            recipe["learning_rate"],
+            recipe["lr_decay"],
+            ema_momentum=recipe["ema_momentum"],
+            name=recipe["optimizer"],
+            **recipe["optimizer_options"],
+        )
+    else:
+        optimizer = training.make_optimizer()
+    model.compile(optimizer=optimizer)
     result = {"params": model.count_params(), "unmasked_params": _unmasked_params(model)}
     log(f"[{name}] {result['params']:,} params ({result['unmasked_params']:,} not masked out)")
     tracker = BudgetTracker(
@@ -502,6 +517,12 @@ def parse_args(argv=None):
     parser.add_argument("--plot", default="quality.svg", help="SVG plot to write (must not exist)")
     parser.add_argument(
         "--json", default=None, help="also write the raw points here (must not exist)"
+    )
+    parser.add_argument(
+        "--recipe_optimizers",
+        action="store_true",
+        help="train our models with the optimizer of their digits recipe "
+        "(learning rate, decay, EMA weights) instead of make_optimizer()'s defaults",
     )
     parser.add_argument(
         "--samples",
