@@ -91,6 +91,7 @@ def test_sample_and_complete_write_new_files_only(trained_workdir):
     assert os.path.exists(trained_workdir / "completions-seed0.png")
 
 
+@pytest.mark.slow
 def test_resume_continues_and_fresh_run_refuses_existing_checkpoints(trained_workdir):
     with pytest.raises(FileExistsError, match="--resume"):
         commands.train(_config(trained_workdir))
@@ -142,6 +143,7 @@ def test_architecture_flag_of_another_model_is_refused(tmp_path):
         commands.train(_config(tmp_path, num_layers=2))
 
 
+@pytest.mark.slow
 def test_main_py_runs_and_reports_bad_flags(tmp_path):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
     run = subprocess.run(

@@ -118,6 +118,7 @@ _MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_mirrored_on_two_cpu_devices_matches_one_device():
     run = subprocess.run(
         [sys.executable, "-c", _MIRRORED_SCRIPT],
@@ -151,6 +152,7 @@ def _train_command(workdir):
     ]
 
 
+@pytest.mark.slow
 def test_killed_run_continues_from_its_backup(tmp_path):
     workdir = tmp_path / "run"
     metadata = workdir / "backup" / "training_metadata.json"
@@ -210,6 +212,7 @@ def _free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_multi_worker_trains_in_sync_and_only_the_chief_writes(tmp_path):
     ports = [_free_port(), _free_port()]
     cluster = {"worker": [f"127.0.0.1:{port}" for port in ports]}

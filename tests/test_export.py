@@ -813,6 +813,7 @@ def trained_workdir(tmp_path_factory):
     return workdir
 
 
+@pytest.mark.slow
 def test_export_command_writes_version_1_then_2_of_the_checkpoint(trained_workdir, tmp_path):
     export_dir = tmp_path / "models"
     config = _export_config(trained_workdir, export_dir=str(export_dir))
@@ -851,6 +852,7 @@ def test_export_command_writes_version_1_then_2_of_the_checkpoint(trained_workdi
     )
 
 
+@pytest.mark.slow
 def test_main_py_export_runs_and_never_overwrites(trained_workdir, tmp_path):
     command = [sys.executable, "main.py", "export", f"--workdir={trained_workdir}",
                f"--export_dir={tmp_path}"]
@@ -869,6 +871,7 @@ def test_main_py_export_runs_and_never_overwrites(trained_workdir, tmp_path):
     assert _files(tmp_path / "pixel_cnn_pp" / "1") == before
 
 
+@pytest.mark.slow
 def test_export_serves_the_ema_weights_and_keeps_the_model(tmp_path):
     from pixel_keras.models import PixelCNNPlusPlus
 

@@ -67,6 +67,7 @@ def test_likelihood_sums_to_one_over_all_images():
     np.testing.assert_allclose(total, 1.0, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_fit_lowers_bits_per_dim_on_digits():
     dataset = data.load("digits")
     images, _ = data.images_and_labels(dataset.train, limit=256)
