@@ -23,11 +23,6 @@ def check_stack_arguments(channels, num_filters, num_layers, output_filters):
 MAX_LEVELS = 2**16
 
 
-def scaled_images(images, num_levels):
-    """Integer pixel values in `[0, L - 1]` mapped to `[-1, 1]`."""
-    return images * (2.0 / (num_levels - 1)) - 1.0
-
-
 def pixel_encoding(num_levels, encoding, embedding_dim):
     """The model's first layer: how it sees pixel values."""
     return PixelEncoding(num_levels, encoding, embedding_dim, name="pixel_encoding")
