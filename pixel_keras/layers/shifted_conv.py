@@ -5,7 +5,8 @@ A *down-shifted* convolution sees only the rows at and above the output row
 centred horizontally). A *down-right-shifted* convolution sees only the pixels
 at and above the output row and at and left of the output column (the kernel's
 bottom-right tap is the output pixel). Each is an ordinary VALID convolution
-after asymmetric zero padding, so it runs at the speed of `Conv2D`. The
+after asymmetric zero padding (`padded_conv2d`, whose backward pass is made of
+forward convolutions on CPU), so it runs at the speed of `Conv2D`. The
 transposed forms upsample by the stride and crop so that the same causal
 footprint holds at the higher resolution.
 
@@ -20,17 +21,33 @@ footprint, since the padding and the cropping do not change.
 import keras
 from keras import ops
 
+from pixel_keras.layers.padded_conv2d import padded_conv2d
 from pixel_keras.layers.weight_norm import WeightNorm
+
+
+def _drop_last(x, axis):
+    """`x` without its last row (axis 1) or column (axis 2).
+
+    A `slice` rather than `x[:, :-1]`, because the gradient of a strided slice
+    (`StridedSliceGrad`) is several times slower on CPU than that of a slice
+    (a pad).
+    """
+    size = ops.shape(x)[axis]
+    if size is None:  # A symbolic map of unknown size.
+        return x[:, :-1] if axis == 1 else x[:, :, :-1]
+    shape = [-1, -1, -1, -1]
+    shape[axis] = size - 1
+    return ops.slice(x, [0, 0, 0, 0], shape)
 
 
 def down_shift(x):
     """Shifts a `[B, H, W, C]` map down by one row, filling the top with zeros."""
-    return ops.pad(x, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1, :, :]
+    return ops.pad(_drop_last(x, 1), [[0, 0], [1, 0], [0, 0], [0, 0]])
 
 
 def right_shift(x):
     """Shifts a `[B, H, W, C]` map right by one column, filling with zeros."""
-    return ops.pad(x, [[0, 0], [0, 0], [1, 0], [0, 0]])[:, :, :-1, :]
+    return ops.pad(_drop_last(x, 2), [[0, 0], [0, 0], [1, 0], [0, 0]])
 
 
 def _check_kernel(shift, kernel_size):
@@ -81,11 +98,15 @@ class _ShiftedConv2D(WeightNorm, keras.layers.Conv2D):
         self.weight_norm = bool(weight_norm)
         self._check_weight_norm_arguments()
 
-    def _pad(self, inputs):
-        return ops.pad(inputs, _causal_padding(self.shift, self.kernel_size))
+    def convolution_op(self, inputs, kernel):
+        # Called by `Conv2D.call`, which adds the bias and the activation.
+        padding = _causal_padding(self.shift, self.kernel_size)
+        if tuple(self.strides) == (1, 1):
+            return padded_conv2d(inputs, kernel, padding[1:3])
+        return super().convolution_op(ops.pad(inputs, padding), kernel)
 
     def _causal_convolution(self, inputs):
-        return super().call(self._pad(inputs))
+        return super().call(inputs)
 
     def call(self, inputs):
         return self._weight_norm_call(self._causal_convolution, inputs)
@@ -152,10 +173,14 @@ class _ShiftedConv2DTranspose(WeightNorm, keras.layers.Conv2DTranspose):
         # rows s*i .. s*i + kh - 1; keeping the first s*H rows (and the
         # matching columns) drops the taps that would reach below or (for
         # down_right) right of the upsampled position.
-        height = ops.shape(inputs)[1] * self.strides[0]
-        width = ops.shape(inputs)[2] * self.strides[1]
+        height, width = ops.shape(inputs)[1:3]
         left = self._left_crop()
-        return outputs[:, :height, left : left + width, :]
+        # A slice, not `outputs[...]`: see `_drop_last`.
+        return ops.slice(
+            outputs,
+            [0, 0, left, 0],
+            [-1, height * self.strides[0], width * self.strides[1], -1],
+        )
 
     def compute_output_shape(self, input_shape):
         batch, height, width, _ = input_shape
