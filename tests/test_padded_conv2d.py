@@ -92,11 +92,10 @@ def test_cpu_only_matches_the_visible_devices():
     )
 
 
-def test_model_gradients_equal_with_and_without_forward_gradients(monkeypatch):
+def _pixel_cnn_pp():
     from pixel_keras.models import PixelCNNPlusPlus
 
-    keras.utils.set_random_seed(0)
-    model = PixelCNNPlusPlus(
+    return PixelCNNPlusPlus(
         image_shape=(8, 8, 3),
         num_filters=8,
         num_resnet=1,
@@ -105,6 +104,26 @@ def test_model_gradients_equal_with_and_without_forward_gradients(monkeypatch):
         dropout=0.0,
         num_classes=3,
     )
+
+
+def _pixel_cnn():
+    from pixel_keras.models import PixelCNN
+
+    return PixelCNN(
+        image_shape=(8, 8, 3),
+        num_filters=12,
+        num_layers=2,
+        output_filters=12,
+        num_classes=3,
+    )
+
+
+@pytest.mark.parametrize("make_model", [_pixel_cnn_pp, _pixel_cnn])
+def test_model_gradients_equal_with_and_without_forward_gradients(
+    make_model, monkeypatch
+):
+    keras.utils.set_random_seed(0)
+    model = make_model()
     images = np.random.default_rng(0).integers(0, 256, size=(4, 8, 8, 3))
     labels = np.array([0, 1, 2, 1])
 
