@@ -80,6 +80,29 @@ def test_unknown_batch_and_size_in_a_traced_function():
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
 
 
+def test_second_order_gradients_equal_tensorflow_autodiff():
+    # A gradient penalty differentiates the input gradient again.
+    rng = np.random.default_rng(2)
+    inputs = tf.constant(rng.normal(size=(2, 5, 5, 3)))
+    kernel = tf.constant(rng.normal(size=(2, 3, 3, 4)))
+
+    def penalty_gradient(forward_gradients):
+        with tf.GradientTape() as outer:
+            outer.watch(kernel)
+            with tf.GradientTape() as inner:
+                inner.watch(inputs)
+                outputs = padded_conv2d(
+                    inputs, kernel, ((1, 0), (1, 1)), forward_gradients
+                )
+                loss = tf.reduce_sum(tf.sin(outputs))
+            penalty = tf.reduce_sum(tf.square(inner.gradient(loss, inputs)))
+        return outer.gradient(penalty, kernel).numpy()
+
+    np.testing.assert_allclose(
+        penalty_gradient(True), penalty_gradient(False), rtol=1e-10, atol=1e-10
+    )
+
+
 def test_padding_at_least_the_kernel_size_is_rejected():
     with pytest.raises(ValueError, match=r"padding=\(\(2, 0\), \(1, 1\)\)"):
         padded_conv2d(tf.ones([1, 4, 4, 1]), tf.ones([2, 3, 1, 1]), ((2, 0), (1, 1)))
