@@ -1,7 +1,8 @@
 """Stride-1 convolution with zero padding, and a faster backward pass on CPU.
 
 The causal convolutions of PixelCNN++ are small kernels (2x3, 2x2) over
-asymmetrically padded maps. On CPU, TensorFlow's backward kernels for them
+asymmetrically padded maps (the masked convolutions of the PixelRNN paper
+use it too, with "same" padding). On CPU, TensorFlow's backward kernels for them
 (`Conv2DBackpropFilter`, `Conv2DBackpropInput`) take 2-3x as long as the
 forward convolution, and they are most of a training step. Both gradients are
 themselves convolutions, so `padded_conv2d` computes them with the forward
