@@ -107,27 +107,11 @@ class _RowLSTMNetwork:
 
 
 def build_loop(model):
-    """The traced cached sampling loop of a Row LSTM `PixelRNN`.
-
-    Returns:
-        A `tf.function` with the signature and semantics of the naive
-        sub-pixel loop: `loop(images, known, conditioning, noise,
-        temperature)` to images.
-    """
+    """The traced cached sampling loop of a Row LSTM `PixelRNN` (`subpixel.build_loop`)."""
     return subpixel.build_loop(model, _RowLSTMNetwork)
 
 
 def cached_logits(model, images, conditioning=None):
-    """The logits the cached loop computes for `images` (teacher forcing).
-
-    Args:
-        model: the model.
-        images: `(B, H, W, C)` integer-valued images.
-        conditioning: int `(B,)` labels for a class-conditional model (or
-            the model's other conditioning input), else None.
-
-    Returns:
-        float32 `(B, H, W, C, L)`; equal, up to rounding, to
-        `model.channel_logits(model(images))`.
-    """
+    """The logits the cached loop computes for `images`, which equal the
+    full network's (`subpixel.teacher_forced_logits`)."""
     return subpixel.teacher_forced_logits(model, _RowLSTMNetwork, images, conditioning)
