@@ -35,6 +35,7 @@ from pixel_keras import training
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelRNN
 from tests.conftest import tiny_pixel_cnn_pp
+from tests.graph_audit import broadcasting_matmuls
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAMILIES = ("pixel_cnn_pp", "diagonal_bilstm", "pixel_cnn")
@@ -457,6 +458,10 @@ def test_every_op_is_core_tensorflow_stateless_and_not_xla(exported, loaded, fam
     # The audit saw the sampler and the request checks.
     assert "StatelessRandomUniformV2" in ops and "Assert" in ops
     assert ops & {"While", "StatelessWhile"}
+    # No matmul that would corrupt the heap on AVX-512 CPUs, in what loads.
+    for name in SIGNATURE_NAMES:
+        graph = loaded[family].signatures[name].graph
+        assert not broadcasting_matmuls(graph), (name, broadcasting_matmuls(graph))
 
 
 def _small_requests(model):

@@ -107,7 +107,10 @@ class _DiagonalBiLSTMNetwork:
 
     def begin_row(self, state):
         forward, backward = tf.split(state, 2, -1)
-        gates = tf.matmul(forward, self.forward_above_kernel) + self.forward_bias
+        gates = (
+            tf.einsum(subpixel.ROW_MATMUL, forward, self.forward_above_kernel)
+            + self.forward_bias
+        )
         # One tensor, so that each pixel slices it once.
         return tf.concat([gates, backward], -1)
 
@@ -122,8 +125,8 @@ class _DiagonalBiLSTMNetwork:
         )
         inputs = tf.concat([first[:, tf.newaxis], inputs[:, 1:]], 1)
         gates = (
-            tf.matmul(inputs, self.backward_input_kernel)
-            + tf.matmul(state[..., units:], self.backward_above_kernel)
+            tf.einsum(subpixel.ROW_MATMUL, inputs, self.backward_input_kernel)
+            + tf.einsum(subpixel.ROW_MATMUL, state[..., units:], self.backward_above_kernel)
             + self.backward_bias
         )
 

@@ -80,7 +80,8 @@ class _PixelCNNNetwork:
         # The taps of every row above, side by side: (W, N, B, half k h).
         rows = tf.unstack(state)
         taps = tf.concat([subpixel.row_taps(row, self.half, self.width) for row in rows], -1)
-        return tf.matmul(taps, self.above_kernel) + self.conv_bias
+        # Each layer's own kernel; see `subpixel.ROW_MATMUL`.
+        return tf.einsum(subpixel.ROW_MATMUL, taps, self.above_kernel) + self.conv_bias
 
     def end_row(self, state, records, slab):
         return tf.concat([state[1:], records[tf.newaxis]], 0)

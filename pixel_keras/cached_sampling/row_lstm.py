@@ -68,7 +68,7 @@ class _RowLSTMNetwork:
     def begin_row(self, state):
         hidden, cell = tf.split(state, 2, -1)
         taps = subpixel.row_taps(hidden, self.half, self.width)
-        gates = tf.matmul(taps, self.state_kernel) + self.state_bias
+        gates = tf.einsum(subpixel.ROW_MATMUL, taps, self.state_kernel) + self.state_bias
         # One tensor, so that each pixel slices it once.
         return tf.concat([gates, cell], -1)
 

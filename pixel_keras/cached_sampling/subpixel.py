@@ -54,6 +54,16 @@ from pixel_keras.distributions import pixel_categorical
 # The traced teacher-forcing loops of each model, by network class.
 _LOGIT_LOOPS = weakref.WeakKeyDictionary()
 
+# A row of every layer's inputs, `(W, N, B, K)`, times each layer's own
+# kernel, `(N, K, F)`. Not `tf.matmul`, which would broadcast the kernels'
+# batch `(N,)` against `(W, N)`: TensorFlow 2.21's oneDNN kernel for a
+# broadcast batch reads past its buffer on AVX-512 CPUs and corrupts the heap
+# (tensorflow#117700). `einsum` moves the layer axis first and calls one
+# batched matmul whose operands share the batch `(N,)` (seen with
+# `ONEDNN_VERBOSE=1`: `Nx(W*B)xK:NxKxF`); tests/test_no_broadcast_matmul.py
+# keeps every matmul of the package off the broadcast path.
+ROW_MATMUL = "wnbk,nkf->wnbf"
+
 
 def masked_kernel(layer):
     """A `MaskedConv2D`'s kernel times its mask, as a tensor."""
@@ -343,14 +353,14 @@ def teacher_forced_logits(model, network_class, images, conditioning=None):
     if network_class not in loops:
         loops[network_class] = build_loop(model, network_class, with_logits=True)
     images = tf.cast(images, tf.float32)
-    batch = images.shape[0]
+    batch = tf.shape(images)[0]
     if model.num_classes is not None:
         conditioning = tf.cast(conditioning, tf.int32)
     elif conditioning is not None:
         conditioning = tf.cast(conditioning, tf.float32)
     _, logits = loops[network_class](
         images,
-        tf.ones(images.shape[:3], tf.bool),
+        tf.ones(tf.shape(images)[:3], tf.bool),
         conditioning,
         tf.zeros_like(images),
         tf.ones([batch]),
