@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from pixel_keras import sampling
-from pixel_keras.distributions import AutoregressiveImage
+from pixel_keras.sampling import AutoregressiveImage
 from pixel_keras.models import PixelCNN
 from tests.conftest import tiny_pixel_cnn_pp
 
@@ -149,7 +149,7 @@ def test_bad_values_and_shapes_raise_clear_errors(conditional, unconditional):
         conditional.as_distribution([0, 3], validate_args=True)
     with pytest.raises(ValueError, match="unconditional"):
         unconditional.as_distribution([0])
-    with pytest.raises(ValueError, match="conditional_input"):
+    with pytest.raises(ValueError, match="condition"):
         conditional.as_distribution()
     with pytest.raises(ValueError, match="method"):
         unconditional.as_distribution(method="fast")

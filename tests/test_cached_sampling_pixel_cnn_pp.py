@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from pixel_keras import sampling
-from pixel_keras.cached_sampling import pixel_cnn_pp as cached
+from pixel_keras.models.pixel_cnn_pp import cached_sampler as cached
 from tests.conftest import tiny_pixel_cnn_pp
 
 # (image_shape, num_levels, num_resnet, num_hierarchies, num_classes): every

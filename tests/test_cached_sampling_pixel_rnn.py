@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 
 from pixel_keras import sampling
-from pixel_keras.cached_sampling import diagonal_bilstm
-from pixel_keras.cached_sampling import pixel_cnn
-from pixel_keras.cached_sampling import row_lstm
+from pixel_keras.models.pixel_cnn import cached_sampler as pixel_cnn
+from pixel_keras.models.pixel_rnn import diagonal_bilstm_sampler as diagonal_bilstm
+from pixel_keras.models.pixel_rnn import row_lstm_sampler as row_lstm
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelRNN
 

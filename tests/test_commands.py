@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from pixel_keras import commands
+from cli import commands
 from pixel_keras import data
 from pixel_keras import training
 

@@ -25,11 +25,11 @@ from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
-from export import command as export_command
-from export.saved_model import SIGNATURE_NAMES
-from export.saved_model import WARMUP_FILE
-from export.saved_model import export_model
-from pixel_keras import commands
+from cli import commands as export_command
+from export import SIGNATURE_NAMES
+from export import WARMUP_FILE
+from export import export_model
+from cli import commands
 from pixel_keras import data
 from pixel_keras import training
 from pixel_keras.models import PixelCNN
@@ -72,7 +72,7 @@ def _base_inputs(model):
         "known_mask": known,
     }
     if model.num_classes is not None:
-        inputs["label"] = np.array([0, 2, 1], np.int32)
+        inputs["condition"] = np.array([0, 2, 1], np.int32)
     return inputs
 
 
@@ -84,7 +84,7 @@ def _signature_inputs(model, signature, inputs, rows=slice(None)):
         "complete": ["images", "known_mask", "seed"],
     }[signature]
     if model.num_classes is not None:
-        names = names + ["label"]
+        names = names + ["condition"]
     return {name: inputs[name][rows] for name in names}
 
 
@@ -94,8 +94,8 @@ def _calls(model):
     calls = {f"{s}--batch": _signature_inputs(model, s, base) for s in SIGNATURE_NAMES}
     # The seed rows [3, 4] and [5, 6] again, in other batches.
     other = dict(base, seed=np.array([[7, 8], [3, 4]], np.int32))
-    if "label" in base:
-        other["label"] = np.array([1, 2], np.int32)
+    if "condition" in base:
+        other["condition"] = np.array([1, 2], np.int32)
     calls["serving_default--other"] = _signature_inputs(model, "serving_default", other)
     calls["serving_default--single"] = _signature_inputs(
         model, "serving_default", base, slice(2, 3)
@@ -231,7 +231,7 @@ def test_signatures_loaded_without_pixel_keras_equal_the_model(exported, served,
     model = exported[family].model
     outputs = served[family].outputs
     base = _base_inputs(model)
-    labels = base.get("label")
+    labels = base.get("condition")
     assert sorted(outputs["signatures"]) == sorted(SIGNATURE_NAMES)
 
     got = outputs["log_prob--batch"]
@@ -249,12 +249,12 @@ def test_signatures_loaded_without_pixel_keras_equal_the_model(exported, served,
     assert samples.dtype == np.uint8 and samples.shape == (3, *model.image_shape)
     assert samples.max() <= model.num_levels - 1
     np.testing.assert_array_equal(
-        samples, model.sample(3, seed=base["seed"], labels=labels).numpy()
+        samples, model.sample(3, seed=base["seed"], condition=labels).numpy()
     )
     np.testing.assert_array_equal(
         outputs["sample_with_temperature--batch"]["images"],
         model.sample(
-            3, seed=base["seed"], labels=labels, temperature=base["temperature"]
+            3, seed=base["seed"], condition=labels, temperature=base["temperature"]
         ).numpy(),
     )
 
@@ -262,7 +262,7 @@ def test_signatures_loaded_without_pixel_keras_equal_the_model(exported, served,
     np.testing.assert_array_equal(
         completed,
         model.complete(
-            base["images"], base["known_mask"] != 0, seed=base["seed"], labels=labels
+            base["images"], base["known_mask"] != 0, seed=base["seed"], condition=labels
         ).numpy(),
     )
     known = base["known_mask"] != 0
@@ -291,7 +291,7 @@ def _expected_signatures(model):
     height, width, channels = model.image_shape
     images = (tf.uint8, [None, height, width, channels])
     seed = (tf.int32, [None, 2])
-    label = {"label": (tf.int32, [None])} if model.num_classes is not None else {}
+    label = {"condition": (tf.int32, [None])} if model.num_classes is not None else {}
     return {
         "serving_default": {"inputs": {"seed": seed, **label}, "outputs": {"images": images}},
         "sample_with_temperature": {
@@ -391,7 +391,7 @@ def test_saved_model_cli_show_lists_the_four_signatures(exported):
     }
     assert shown == expected
     assert shown["complete"]["inputs"]["known_mask"] == ("DT_UINT8", "(-1, 4, 4)")
-    assert shown["sample_with_temperature"]["inputs"]["label"] == ("DT_INT32", "(-1)")
+    assert shown["sample_with_temperature"]["inputs"]["condition"] == ("DT_INT32", "(-1)")
 
 
 def test_saved_model_cli_run_returns_the_models_sample(exported, tmp_path):
@@ -620,18 +620,18 @@ def test_label_out_of_range_or_of_another_batch_is_refused(exported, loaded, sig
     for label in ([0, 3], [-1, 0], [0]):
         message = _raises(
             loaded["diagonal_bilstm"], signature,
-            _request(model, signature, label=np.array(label, np.int32)),
+            _request(model, signature, condition=np.array(label, np.int32)),
             tf.errors.InvalidArgumentError,
         )
-        assert "`label`" in message
+        assert "`condition`" in message
     assert "[0, 3)" in message or "one row per image" in message
     # An unconditional model's signature takes no label, a conditional one needs it.
     plain = exported["pixel_cnn_pp"].model
     with pytest.raises((TypeError, ValueError)):
         _call(loaded["pixel_cnn_pp"], signature,
-              _request(plain, signature, label=np.zeros(2, np.int32)))
+              _request(plain, signature, condition=np.zeros(2, np.int32)))
     inputs = _request(model, signature)
-    del inputs["label"]
+    del inputs["condition"]
     with pytest.raises((TypeError, ValueError)):
         _call(loaded["diagonal_bilstm"], signature, inputs)
 
@@ -938,3 +938,21 @@ def test_a_model_conditioned_on_values_with_many_levels_exports(tmp_path):
     )
     with pytest.raises(tf.errors.InvalidArgumentError, match="`condition` must have shape"):
         loaded.signatures["log_prob"](images=images, condition=tf.zeros([2, 3]))
+
+
+def test_legacy_label_input_name_keeps_clients_of_earlier_exports_working(tmp_path):
+    model = _build("diagonal_bilstm")
+    path = export_model(model, str(tmp_path), "legacy", condition_name="label")
+    loaded_model = tf.saved_model.load(path)
+    for name in SIGNATURE_NAMES:
+        inputs = loaded_model.signatures[name].structured_input_signature[1]
+        assert "label" in inputs and "condition" not in inputs, (name, sorted(inputs))
+    seed = np.array([[1, 2], [3, 4]], np.int32)
+    label = np.array([2, 0], np.int32)
+    images = _call(loaded_model, "serving_default", {"seed": seed, "label": label})["images"]
+    np.testing.assert_array_equal(images, model.sample(2, seed=seed, condition=label))
+    message = _raises(
+        loaded_model, "serving_default", {"seed": seed, "label": np.array([0, 3], np.int32)},
+        tf.errors.InvalidArgumentError,
+    )
+    assert "`label` labels must be in [0, 3)" in message

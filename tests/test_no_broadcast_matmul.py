@@ -28,12 +28,12 @@ import keras
 import pytest
 import tensorflow as tf
 
-from export.saved_model import serving_functions
+from export import serving_functions
 from pixel_keras import sampling
-from pixel_keras.cached_sampling import diagonal_bilstm as cached_diagonal_bilstm
-from pixel_keras.cached_sampling import pixel_cnn as cached_pixel_cnn
-from pixel_keras.cached_sampling import pixel_cnn_pp as cached_pixel_cnn_pp
-from pixel_keras.cached_sampling import row_lstm as cached_row_lstm
+from pixel_keras.models.pixel_cnn import cached_sampler as cached_pixel_cnn
+from pixel_keras.models.pixel_cnn_pp import cached_sampler as cached_pixel_cnn_pp
+from pixel_keras.models.pixel_rnn import diagonal_bilstm_sampler as cached_diagonal_bilstm
+from pixel_keras.models.pixel_rnn import row_lstm_sampler as cached_row_lstm
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelCNNPlusPlus
 from pixel_keras.models import PixelRNN

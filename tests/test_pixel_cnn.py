@@ -427,7 +427,7 @@ def test_sample_is_the_inverse_cdf_of_each_subpixel_in_turn(rgb_model):
     # A Python loop over sub-pixels, R then G then B, each drawn from the
     # model's logits given everything drawn so far and the sampler's noise.
     seeds = sampling.per_image_seeds(11, 2)
-    (noise,) = sampling._noise_per_image(rgb_model, seeds)
+    (noise,) = sampling.noise_per_image(rgb_model, seeds)
     noise = noise.numpy()
     height, width, channels = rgb_model.image_shape
     images = np.zeros((2, height, width, channels), np.float32)

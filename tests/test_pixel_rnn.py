@@ -365,7 +365,7 @@ def test_each_image_depends_only_on_its_own_seed(rgb_model):
 
 def test_sample_is_the_inverse_cdf_of_each_subpixel_in_turn(rgb_model):
     seeds = sampling.per_image_seeds(11, 2)
-    (noise,) = sampling._noise_per_image(rgb_model, seeds)
+    (noise,) = sampling.noise_per_image(rgb_model, seeds)
     noise = noise.numpy()
     height, width, channels = rgb_model.image_shape
     images = np.zeros((2, height, width, channels), np.float32)

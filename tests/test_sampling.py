@@ -17,7 +17,7 @@ def model():
 
 def _reference_sample(model, seeds, temperature=1.0):
     """Pixel-by-pixel Python loop over the same per-image noise."""
-    component_noise, channel_noise = sampling._noise_per_image(model, seeds)
+    component_noise, channel_noise = sampling.noise_per_image(model, seeds)
     height, width, channels = model.image_shape
     images = np.zeros([seeds.shape[0], height, width, channels], np.float32)
     for r, c in itertools.product(range(height), range(width)):

@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from pixel_keras import commands
+from cli import commands
+from cli import registry
 from pixel_keras import data
 from pixel_keras import recipes
 from pixel_keras import training
@@ -197,7 +198,7 @@ def test_resume_trains_on_from_the_raw_weights_and_the_ema_state(ema_run, monkey
 @pytest.mark.parametrize("name", sorted(recipes.RECIPES))
 def test_every_recipe_builds_its_model_and_optimizer(name):
     recipe = recipes.get(name)
-    model_class, fixed, _ = commands.MODELS[recipe["model"]]
+    model_class, fixed, _ = registry.MODELS[recipe["model"]]
     arguments = dict(fixed)
     if "weight_norm" in recipe:
         arguments["weight_norm"] = recipe["weight_norm"]

@@ -12,7 +12,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from pixel_keras.layers.lstm_gates import ImageLSTM
+from pixel_keras.layers.image_lstm import ImageLSTM
 from pixel_keras.layers.lstm_gates import gate_bias_initializer
 from pixel_keras.layers.lstm_gates import lstm_update
 

@@ -1,13 +1,16 @@
-"""Autoregressive image models."""
+"""Autoregressive image models, one folder per family (the model, its
+presets and its cached sampler side by side)."""
 
+from pixel_keras.models.autoregressive import AutoregressiveImageModel
+from pixel_keras.models.pixel_cnn import PIXEL_CNN_PRESETS
 from pixel_keras.models.pixel_cnn import PixelCNN
+from pixel_keras.models.pixel_cnn_pp import PIXEL_CNN_PP_PRESETS
 from pixel_keras.models.pixel_cnn_pp import PixelCNNPlusPlus
+from pixel_keras.models.pixel_rnn import PIXEL_RNN_PRESETS
 from pixel_keras.models.pixel_rnn import PixelRNN
-from pixel_keras.models.presets import PIXEL_CNN_PP_PRESETS
-from pixel_keras.models.presets import PIXEL_CNN_PRESETS
-from pixel_keras.models.presets import PIXEL_RNN_PRESETS
 
 __all__ = [
+    "AutoregressiveImageModel",
     "PIXEL_CNN_PP_PRESETS",
     "PIXEL_CNN_PRESETS",
     "PIXEL_RNN_PRESETS",

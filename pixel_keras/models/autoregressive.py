@@ -1,12 +1,14 @@
 """What every pixel_keras image model shares: likelihood, loss, sampling.
 
 A model subclasses `AutoregressiveImageModel`, builds its functional graph
-(images, or `{"images", "labels"}` for a class-conditional model, to a
-`(batch, height, width, num_params)` map) and defines `output_distribution`,
-which turns the parameters of one pixel (or of a whole map) into a
-distribution over that pixel's channels. Everything else follows from that.
+(images, or `{"images", "condition"}` for a conditional model, to a
+`(batch, height, width, num_params)` map), sets `condition_spec`, and
+defines `output_distribution`, which turns the parameters of one pixel (or
+of a whole map) into a distribution over that pixel's channels, and
+`build_cached_loop`, its cached sampler. Everything else follows from that.
 """
 
+import copy
 import math
 import weakref
 
@@ -16,8 +18,9 @@ import tensorflow_probability as tfp
 from keras import ops
 
 from pixel_keras import sampling
-from pixel_keras.distributions import AutoregressiveImage
-from pixel_keras.models import presets as presets_lib
+from pixel_keras.conditioning import CONDITION
+from pixel_keras.conditioning import ConditionSpec
+from pixel_keras.sampling import AutoregressiveImage
 
 tfd = tfp.distributions
 
@@ -30,7 +33,7 @@ def check_positive_int(name, value, minimum=1):
         )
 
 
-def check_image_arguments(image_shape, num_levels, num_classes, max_levels=256):
+def check_image_arguments(image_shape, num_levels, max_levels=256):
     """Checks the arguments every model shares; returns the shape as a tuple."""
     image_shape = tuple(image_shape)
     if len(image_shape) != 3 or not all(
@@ -45,53 +48,28 @@ def check_image_arguments(image_shape, num_levels, num_classes, max_levels=256):
         raise ValueError(
             f"Expected `num_levels` in [2, {max_levels}]. Received: num_levels={num_levels}"
         )
-    if num_classes is not None:
-        check_positive_int("num_classes", num_classes, minimum=2)
     return image_shape
 
 
-def check_conditional_shape(conditional_shape, num_classes):
-    """Checks a model's `conditional_shape`; returns it as a tuple, or None."""
-    if conditional_shape is None:
-        return None
-    if num_classes is not None:
-        raise ValueError(
-            "Pass `num_classes` (class labels) or `conditional_shape` (any "
-            "conditioning values), not both. Received: "
-            f"num_classes={num_classes}, conditional_shape={conditional_shape}"
-        )
-    conditional_shape = tuple(conditional_shape)
-    if not conditional_shape or not all(
-        isinstance(d, int) and not isinstance(d, bool) and d > 0
-        for d in conditional_shape
-    ):
-        raise ValueError(
-            "Expected `conditional_shape` to be a non-empty tuple of positive "
-            f"ints. Received: conditional_shape={conditional_shape}"
-        )
-    return conditional_shape
+def image_inputs(image_shape, condition_spec):
+    """The functional inputs, the images, and the condition vector.
 
+    Args:
+        image_shape: `(height, width, channels)`.
+        condition_spec: the model's `ConditionSpec`.
 
-def image_inputs(image_shape, num_classes, conditional_shape=None):
-    """The functional inputs, the images, and the conditioning vector.
-
-    The conditioning vector, `(batch, features)`, is the one-hot class label
-    (`num_classes`), the flattened conditioning input (`conditional_shape`),
-    or None for an unconditional model.
+    Returns:
+        `(inputs, images, vector)`: the images input, or `{"images",
+        "condition"}` for a conditional model; the images; and the
+        `(batch, features)` condition vector (see `ConditionSpec.vector`),
+        or None for an unconditional model.
     """
     images = keras.Input(shape=image_shape, name="images")
-    if num_classes is not None:
-        labels = keras.Input(shape=(), dtype="int32", name="labels")
-        return (
-            {"images": images, "labels": labels},
-            images,
-            ops.one_hot(labels, num_classes),
-        )
-    if conditional_shape is not None:
-        condition = keras.Input(shape=conditional_shape, name="condition")
-        vector = ops.reshape(condition, (-1, math.prod(conditional_shape)))
-        return {"images": images, "condition": condition}, images, vector
-    return images, images, None
+    condition = condition_spec.keras_input()
+    if condition is None:
+        return images, images, None
+    inputs = {"images": images, CONDITION: condition}
+    return inputs, images, condition_spec.vector(condition)
 
 
 class _BitsPerDim(keras.losses.Loss):
@@ -119,13 +97,15 @@ class _BitsPerDim(keras.losses.Loss):
 class AutoregressiveImageModel(keras.Model):
     """Base of the pixel_keras models: a causal network and its likelihood.
 
-    Subclasses set `preset_family` (a key of `presets.PRESETS`), build the
-    functional graph in `__init__`, set `image_shape`, `num_levels` and
-    `num_classes`, and define `output_distribution(outputs, temperature)`.
+    Subclasses set `presets` (name -> constructor arguments), build the
+    functional graph in `__init__`, set `image_shape`, `num_levels`,
+    `num_classes`, `conditional_shape` and `condition_spec`, and define
+    `output_distribution(outputs, temperature)` and `build_cached_loop()`.
     `fit` then trains on the negative log-likelihood in bits per dimension.
     """
 
-    preset_family = None
+    # Preset name -> constructor arguments (plain data), for `from_preset`.
+    presets = {}
     # The constructor arguments, which are the whole config: the graph is
     # rebuilt from them (as keras-hub models do), so a saved model never
     # depends on serializing the functional graph.
@@ -137,10 +117,15 @@ class AutoregressiveImageModel(keras.Model):
     # Subclasses set these from their arguments: at most one is not None.
     num_classes = None
     conditional_shape = None
+    condition_spec = ConditionSpec()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._nll = _BitsPerDim(self)
+
+    def __call__(self, inputs, *args, **kwargs):
+        # Batches made for earlier versions name the condition "labels".
+        return super().__call__(self.condition_spec.model_inputs(inputs), *args, **kwargs)
 
     # --- Distribution ---------------------------------------------------------
 
@@ -150,7 +135,7 @@ class AutoregressiveImageModel(keras.Model):
             f"{type(self).__name__} must define `output_distribution`."
         )
 
-    def distribution(self, images, labels=None, training=False, condition=None):
+    def distribution(self, images, condition=None, training=False, *, labels=None):
         """The model's distribution over images given the (earlier) pixels.
 
         Because the network is causal, the `log_prob` of this distribution at
@@ -158,33 +143,36 @@ class AutoregressiveImageModel(keras.Model):
 
         Args:
             images: `(batch, height, width, channels)` integer-valued images.
-            labels: int `(batch,)` class labels for a class-conditional model.
+            condition: the condition of a conditional model: int class
+                labels `(batch,)`, or float values `(batch,
+                *conditional_shape)`; None for an unconditional model.
             training: Python bool, whether dropout is active.
-            condition: float `(batch, *conditional_shape)` for a model with a
-                `conditional_shape`.
+            labels: deprecated name of `condition`.
 
         Returns:
             `tfd.Independent` over the per-pixel distribution, batch shape
             `(batch,)`, event shape `image_shape`.
         """
-        conditioning = self.conditioning(labels, condition)
-        outputs = self(self.make_inputs(images, conditioning), training=training)
+        condition = self.condition_spec.resolve(condition, labels)
+        outputs = self(self.make_inputs(images, condition), training=training)
         return tfd.Independent(
             self.output_distribution(outputs), reinterpreted_batch_ndims=2
         )
 
     def as_distribution(
         self,
-        conditional_input=None,
+        condition=None,
         temperature=1.0,
         method="cached",
         validate_args=False,
         name=None,
+        *,
+        conditional_input=None,
     ):
         """The model as a TFP distribution over whole images.
 
         Args:
-            conditional_input: class labels (int, any leading shape) for a
+            condition: class labels (int, any leading shape) for a
                 class-conditional model, float `(..., *conditional_shape)`
                 for a model with a `conditional_shape`, else None. Its
                 leading shape is the distribution's batch shape.
@@ -192,6 +180,7 @@ class AutoregressiveImageModel(keras.Model):
             method: `"cached"` or `"naive"`, the sampler `sample` uses.
             validate_args: Python bool, check values and labels.
             name: optional name of the distribution.
+            conditional_input: deprecated name of `condition`.
 
         Returns:
             An `AutoregressiveImage` with event shape `image_shape` and int32
@@ -200,83 +189,43 @@ class AutoregressiveImageModel(keras.Model):
         """
         return AutoregressiveImage(
             self,
-            conditional_input=conditional_input,
+            condition=condition,
             temperature=temperature,
             method=method,
             validate_args=validate_args,
             name=name,
+            conditional_input=conditional_input,
         )
 
-    def log_prob(self, images, labels=None, condition=None):
-        """Log-likelihood of each image in nats, `(batch,)`."""
-        images = tf.cast(self._check_images(images, "images"), "float32")
-        return self.distribution(images, labels, condition=condition).log_prob(images)
+    def log_prob(self, images, condition=None, *, labels=None):
+        """Log-likelihood of each image in nats, `(batch,)`.
 
-    def bits_per_dim(self, images, labels=None, condition=None):
+        Args:
+            images: `(batch, height, width, channels)` integer-valued images.
+            condition: the condition of a conditional model (see
+                `distribution`), else None.
+            labels: deprecated name of `condition`.
+        """
+        images = tf.cast(self._check_images(images, "images"), "float32")
+        condition = self.condition_spec.resolve(condition, labels)
+        return self.distribution(images, condition).log_prob(images)
+
+    def bits_per_dim(self, images, condition=None, *, labels=None):
         """Negative log-likelihood of each image in bits per dimension."""
         num_dims = math.prod(self.image_shape)
-        return -self.log_prob(images, labels, condition) / (num_dims * math.log(2.0))
+        condition = self.condition_spec.resolve(condition, labels)
+        return -self.log_prob(images, condition) / (num_dims * math.log(2.0))
 
     # --- Inputs ---------------------------------------------------------------
 
-    def conditioning(self, labels=None, condition=None):
-        """The one conditioning input this model takes, or None.
-
-        A class-conditional model (`num_classes`) takes `labels`; a model with
-        a `conditional_shape` takes `condition`; an unconditional model takes
-        neither.
-
-        Raises:
-            ValueError: if the wrong one (or none) is given.
-        """
-        if self.num_classes is not None:
-            if condition is not None or labels is None:
-                raise ValueError(
-                    f"This model is class-conditional (num_classes={self.num_classes}); "
-                    "pass `labels`, int of shape (batch,), and no `condition`."
-                )
-            return labels
-        if self.conditional_shape is not None:
-            if labels is not None or condition is None:
-                raise ValueError(
-                    "This model is conditioned on values of shape "
-                    f"{self.conditional_shape}; pass `condition`, float of shape "
-                    f"(batch, {', '.join(map(str, self.conditional_shape))}), "
-                    "and no `labels`."
-                )
-            return condition
-        if labels is not None or condition is not None:
-            raise ValueError(
-                "This model is not class-conditional nor conditioned on values "
-                "(num_classes=None, conditional_shape=None); do not pass "
-                "`labels` or `condition`."
-            )
-        return None
-
-    def make_inputs(self, images, conditioning=None):
-        """The model's input structure from images and its conditioning input
-        (class labels or condition values, as `conditioning` returns)."""
+    def make_inputs(self, images, condition=None):
+        """The model's input structure from images and its condition: the
+        images, or `{"images", "condition"}` for a conditional model."""
         images = ops.cast(images, "float32")
-        if conditioning is None:
-            if self.num_classes is not None or self.conditional_shape is not None:
-                self.conditioning()  # Raises with the expected input.
+        condition = self.condition_spec.resolve(condition)
+        if condition is None:
             return images
-        if self.num_classes is not None:
-            return {"images": images, "labels": ops.cast(conditioning, "int32")}
-        if self.conditional_shape is not None:
-            return {"images": images, "condition": ops.cast(conditioning, "float32")}
-        self.conditioning(labels=conditioning)  # Raises: unconditional.
-
-    def condition_vector(self, conditioning):
-        """The `(batch, features)` vector every block is conditioned on: the
-        one-hot label or the flattened condition (None when unconditional)."""
-        if conditioning is None:
-            return None
-        if self.num_classes is not None:
-            return tf.one_hot(tf.cast(conditioning, tf.int32), self.num_classes)
-        return tf.reshape(
-            tf.cast(conditioning, tf.float32), [-1, math.prod(self.conditional_shape)]
-        )
+        return {"images": images, CONDITION: ops.cast(condition, self.condition_spec.dtype)}
 
     def _check_images(self, images, name):
         images = tf.convert_to_tensor(images)
@@ -306,8 +255,21 @@ class AutoregressiveImageModel(keras.Model):
 
     # --- Sampling -------------------------------------------------------------
 
+    def build_cached_loop(self):
+        """The model's cached sampling loop (see `pixel_keras.sampling`)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} has no cached sampler; use method='naive'."
+        )
+
     def sample(
-        self, num, seed, labels=None, temperature=1.0, method="cached", condition=None
+        self,
+        num,
+        seed,
+        condition=None,
+        temperature=1.0,
+        method="cached",
+        *,
+        labels=None,
     ):
         """Draws images from the model in raster order.
 
@@ -315,14 +277,15 @@ class AutoregressiveImageModel(keras.Model):
             num: int, number of images.
             seed: int, an int32 `[2]` seed, or int32 `[num, 2]` with one seed
                 per image (image `i` then depends only on `seed[i]`).
-            labels: int `(num,)` class labels for a class-conditional model.
+            condition: the condition of each image for a conditional model:
+                int class labels `(num,)`, or float values `(num,
+                *conditional_shape)`; None for an unconditional model.
             temperature: positive float, see `output_distribution`.
             method: `"cached"` (the default; each step computes only what
                 the new pixel changes) or `"naive"` (the whole network for
                 every pixel, the reference). Both draw the same images from
                 the same seeds.
-            condition: float `(num, *conditional_shape)` for a model with a
-                `conditional_shape`.
+            labels: deprecated name of `condition`.
 
         Returns:
             `(num, height, width, channels)` images: uint8, or int32 for a
@@ -332,10 +295,9 @@ class AutoregressiveImageModel(keras.Model):
             self,
             num,
             seed,
-            labels=labels,
+            self.condition_spec.resolve(condition, labels),
             temperature=temperature,
             method=method,
-            condition=condition,
         )
 
     def complete(
@@ -343,10 +305,11 @@ class AutoregressiveImageModel(keras.Model):
         images,
         known_mask,
         seed,
-        labels=None,
+        condition=None,
         temperature=1.0,
         method="cached",
-        condition=None,
+        *,
+        labels=None,
     ):
         """Fills the unknown pixels of images; known pixels are kept exactly.
 
@@ -359,10 +322,10 @@ class AutoregressiveImageModel(keras.Model):
             known_mask: bool `(batch, height, width)`, True where a pixel is
                 known.
             seed: as for `sample`, with `batch` in place of `num`.
-            labels: int `(batch,)` for a class-conditional model.
+            condition: as for `sample`, one per image.
             temperature: positive float.
             method: `"cached"` or `"naive"`, as for `sample`.
-            condition: as for `sample`.
+            labels: deprecated name of `condition`.
 
         Returns:
             images of the same shape, of the dtype `sample` returns.
@@ -372,10 +335,9 @@ class AutoregressiveImageModel(keras.Model):
             images,
             known_mask,
             seed,
-            labels=labels,
+            self.condition_spec.resolve(condition, labels),
             temperature=temperature,
             method=method,
-            condition=condition,
         )
 
     @property
@@ -401,8 +363,15 @@ class AutoregressiveImageModel(keras.Model):
         """Builds a model from a named preset, with any argument overridden.
 
         Args:
-            preset: a preset name of this model family (see
-                `presets.PRESETS`).
+            preset: a key of the class's `presets`.
             **overrides: constructor arguments that replace the preset's.
+
+        Raises:
+            ValueError: for an unknown preset.
         """
-        return cls(**presets_lib.preset_config(cls.preset_family, preset, **overrides))
+        if preset not in cls.presets:
+            raise ValueError(
+                f"Unknown {cls.__name__} preset {preset!r}. Expected one of "
+                f"{sorted(cls.presets)}."
+            )
+        return cls(**{**copy.deepcopy(cls.presets[preset]), **overrides})

@@ -33,29 +33,32 @@ inputs along the current row.
 
 import tensorflow as tf
 
-from pixel_keras.cached_sampling import subpixel
 from pixel_keras.layers.lstm_gates import lstm_update
+from pixel_keras.models import categorical
+from pixel_keras.models.pixel_rnn.layer_names import INPUT_CONV_BACKWARD
+from pixel_keras.models.pixel_rnn.layer_names import layer_part
+from pixel_keras.sampling import subpixel
 
 
 class _DiagonalBiLSTMNetwork:
     """The Diagonal BiLSTM layers of a `PixelRNN` at one pixel (see
     `subpixel`)."""
 
-    def __init__(self, model, conditioning, batch):
+    def __init__(self, model, condition, batch):
         self.batch = batch
         self.num_layers = model.num_layers
         self.units = units = model.num_filters
         self.width = model.image_shape[1]
-        class_biases = subpixel.class_biases(
-            model, [f"layer_{i}_class_bias" for i in range(self.num_layers)], conditioning
+        self.condition_biases = subpixel.condition_biases(
+            model, [layer_part(i, "class_bias") for i in range(self.num_layers)], condition
         )
-        # The first layer's class bias joins the input convolution; the
+        # The first layer's condition bias joins the input convolution; the
         # others are added to the stream, after the previous skip reads it.
-        self.input_bias, self.class_biases = class_biases[0], class_biases
+        self.input_conv = model.cached_input_convolution(self.condition_biases[0])
         weights = {"forward": ([], [], []), "backward": ([], [], [])}
         self.residual = []
         for i in range(self.num_layers):
-            lstm = model.get_layer(f"layer_{i}_lstm")
+            lstm = model.get_layer(layer_part(i, "lstm"))
             for name, direction in (
                 ("forward", lstm.forward_lstm),
                 ("backward", lstm.backward_lstm),
@@ -64,7 +67,7 @@ class _DiagonalBiLSTMNetwork:
                 inputs.append(subpixel.masked_kernel(direction.input_to_state)[0, 0])
                 states.append(tf.convert_to_tensor(direction.state_kernel))
                 biases.append(tf.convert_to_tensor(direction.bias))
-            residual = model.get_layer(f"layer_{i}_residual")
+            residual = model.get_layer(layer_part(i, "residual"))
             self.residual.append(subpixel.pointwise(residual))
         # The state kernels' rows [:u] act on the state above, [u:] on the
         # state beside (left forward, right backward).
@@ -80,14 +83,16 @@ class _DiagonalBiLSTMNetwork:
         self.backward_above_kernel = states[:, :units]
         self.backward_beside_kernel = states[:, units:]
         self.backward_bias = tf.stack(biases)[:, tf.newaxis]
-        self.skip_sum = subpixel.SkipSum(model)
-        self.output_stack = subpixel.OutputStack(model)
+        self.skip_sum = subpixel.SkipSum(
+            [model.get_layer(layer_part(i, "skip")) for i in range(self.num_layers)]
+        )
+        self.output_stack = model.cached_output_stack()
 
         # The first backward input: `input_conv_backward` at the finished row
         # reads it and the rows above within its kernel.
-        backward_conv = model.get_layer("input_conv_backward")
+        backward_conv = model.get_layer(INPUT_CONV_BACKWARD)
         half_rows = backward_conv.kernel_size[0] // 2
-        input_conv = model.get_layer("input_conv")
+        input_conv = model.get_layer(categorical.INPUT_CONV)
         if backward_conv.kernel_size[1] != input_conv.kernel_size[1]:
             raise ValueError(
                 "The cached sampler pads the image rows for `input_conv`; "
@@ -154,8 +159,8 @@ class _DiagonalBiLSTMNetwork:
         gates_beside, cells_left, backward = pixel_context
         inputs, states, outputs = [], [], []
         for i in range(self.num_layers):
-            if i > 0 and self.class_biases[i] is not None:
-                features = features + self.class_biases[i]
+            if i > 0 and self.condition_biases[i] is not None:
+                features = features + self.condition_biases[i]
             inputs.append(features)
             gates = gates_beside[i] + tf.matmul(features, self.forward_input_kernels[i])
             hidden, cell = lstm_update(gates, cells_left[i])
@@ -180,9 +185,9 @@ def build_loop(model):
     return subpixel.build_loop(model, _DiagonalBiLSTMNetwork)
 
 
-def cached_logits(model, images, conditioning=None):
+def cached_logits(model, images, condition=None):
     """The logits the cached loop computes for `images`, which equal the
     full network's (`subpixel.teacher_forced_logits`)."""
     return subpixel.teacher_forced_logits(
-        model, _DiagonalBiLSTMNetwork, images, conditioning
+        model, _DiagonalBiLSTMNetwork, images, condition
     )

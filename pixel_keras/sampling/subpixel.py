@@ -1,11 +1,14 @@
 """The cached sub-pixel loop that the PixelRNN paper's three models share.
 
-The PixelCNN, Row LSTM and Diagonal BiLSTM all start with the same 7 x 7
-mask-A convolution of the (encoded) image, `input_conv`, and end with the
-same output stack (`output_1`, `logits`), and all draw a pixel's channels
-one at a time. `build_loop` runs that common part and leaves the layers in
-between to a *network*: a small object, one class per model, that computes
-every layer at one pixel from what it caches of the earlier pixels.
+The PixelCNN, Row LSTM and Diagonal BiLSTM all start with a k x k mask-A
+convolution of the (encoded) image and end with the same output stack, and
+all draw a pixel's channels one at a time. `build_loop` runs the loop and
+the draws, and leaves the layers to a *network*: a small object, one class
+per model (beside the model, in `pixel_keras/models/`), that computes every
+layer at one pixel from what it caches of the earlier pixels. This module
+knows no model: the network hands it the input convolution
+(`InputConvolution`) and computes the rest; `OutputStack`, `SkipSum` and
+`condition_biases` are pieces the networks share.
 
 The loop is two nested `tf.while_loop`s, rows and then columns. Work is done
 as rarely as its inputs allow:
@@ -25,7 +28,7 @@ Every pixel is computed, known or not (later pixels read its activations);
 known pixels keep their given values, and the caches are computed from them.
 
 A network class is built inside the traced loop as
-`network_class(model, conditioning, batch)` and has:
+`network_class(model, condition, batch)` and has:
 
 - `initial_state()`, `begin_row(state)`, `end_row(state, records, slab)`:
   what it carries from row to row, the per-row context it derives from that
@@ -40,9 +43,9 @@ A network class is built inside the traced loop as
 - `forward(pixel_context, features, channel) -> (logits, activations)`:
   every layer at the pixel from the input convolution's output `features`,
   and the logits of `channel` (`(B, L)`, or `(B, 1)` for a Bernoulli);
-- `input_bias`: None or `(B, F)` added to the input convolution's output
-  (the first layer's class bias), and `image_rows`: how many image rows the
-  slab must keep.
+- `input_conv`: the model's first convolution, as an `InputConvolution`
+  (with the first layer's condition bias in its bias), and `image_rows`: how
+  many image rows the slab must keep.
 """
 
 import weakref
@@ -76,20 +79,20 @@ def pointwise(layer):
     return masked_kernel(layer)[0, 0], tf.convert_to_tensor(layer.bias)
 
 
-def class_biases(model, names, conditioning):
-    """Each named conditioning layer's bias for every image, `(B, F)`.
+def condition_biases(model, layer_names, condition):
+    """Each named condition layer's bias for every image, `(B, F)`.
 
-    The model adds `Dense(model.condition_vector(conditioning))` (the one-hot
-    label or the flattened condition) to every layer's input: one bias per
-    image and layer, at every pixel. A list of None for an unconditional
-    model.
+    The models add `Dense(vector)` (the one-hot label or the flattened
+    values, `model.condition_spec.vector(condition)`) to every layer's input:
+    one bias per image and layer, at every pixel. A list of None for an
+    unconditional model (`condition` None).
     """
-    if conditioning is None:
-        return [None] * len(names)
-    vector = model.condition_vector(conditioning)
+    if condition is None:
+        return [None] * len(layer_names)
+    vector = model.condition_spec.vector(condition)
     return [
         tf.matmul(vector, tf.convert_to_tensor(model.get_layer(name).kernel))
-        for name in names
+        for name in layer_names
     ]
 
 
@@ -125,17 +128,22 @@ def _stack_row(array, width):
 
 
 class OutputStack:
-    """ReLU, `output_1`, ReLU, `logits` at one pixel, one channel at a time."""
+    """ReLU, a 1 x 1 hidden layer, ReLU, the 1 x 1 logits layer at one pixel,
+    one channel at a time.
 
-    def __init__(self, model):
-        self.hidden_kernel, self.hidden_bias = pointwise(model.get_layer("output_1"))
-        kernel, bias = pointwise(model.get_layer("logits"))
-        per_channel = 1 if model.num_levels == 2 else model.num_levels
+    Args:
+        hidden: the hidden 1 x 1 `MaskedConv2D`.
+        logits: the 1 x 1 `MaskedConv2D` to every channel's logits.
+        channels: int, the image's channels.
+        num_levels: int, values per channel (2: one Bernoulli logit).
+    """
+
+    def __init__(self, hidden, logits, channels, num_levels):
+        self.hidden_kernel, self.hidden_bias = pointwise(hidden)
+        kernel, bias = pointwise(logits)
+        per_channel = 1 if num_levels == 2 else num_levels
         # Only the drawn channel's logits are needed at each pass.
-        blocks = [
-            slice(c * per_channel, (c + 1) * per_channel)
-            for c in range(model.image_shape[-1])
-        ]
+        blocks = [slice(c * per_channel, (c + 1) * per_channel) for c in range(channels)]
         self.kernels = [kernel[:, block] for block in blocks]
         self.biases = [bias[block] for block in blocks]
 
@@ -147,12 +155,11 @@ class OutputStack:
 
 
 class SkipSum:
-    """The sum of a `PixelRNN`'s 1 x 1 skip convolutions at one pixel, as one
-    matmul of the layers' outputs side by side."""
+    """The sum of 1 x 1 skip convolutions (one per layer) at one pixel, as
+    one matmul of the layers' outputs side by side."""
 
-    def __init__(self, model):
-        names = [f"layer_{i}_skip" for i in range(model.num_layers)]
-        kernels, biases = zip(*(pointwise(model.get_layer(name)) for name in names))
+    def __init__(self, layers):
+        kernels, biases = zip(*(pointwise(layer) for layer in layers))
         self.kernel = tf.concat(kernels, 0)
         self.bias = tf.add_n(biases)
 
@@ -160,13 +167,18 @@ class SkipSum:
         return tf.matmul(tf.concat(outputs, -1), self.kernel) + self.bias
 
 
-class _InputConvolution:
-    """`input_conv` (k x k, mask A) split by where its taps fall: the rows
-    above (once per row), the pixels to the left (once per pixel), and the
-    centre (once per sub-pixel)."""
+class InputConvolution:
+    """A model's first convolution (k x k, mask A) split by where its taps
+    fall: the rows above (once per row), the pixels to the left (once per
+    pixel), and the centre (once per sub-pixel).
 
-    def __init__(self, model, extra_bias):
-        layer = model.get_layer("input_conv")
+    Args:
+        layer: the `MaskedConv2D`.
+        encoding: the `PixelEncoding` layer before it.
+        extra_bias: None or `(B, F)`, added to its bias (a condition bias).
+    """
+
+    def __init__(self, layer, encoding, extra_bias=None):
         kernel = masked_kernel(layer)
         self.half_rows, self.half_cols = (size // 2 for size in layer.kernel_size)
         self.above_kernel = kernel[: self.half_rows]
@@ -176,8 +188,8 @@ class _InputConvolution:
         self.bias = tf.convert_to_tensor(layer.bias)
         if extra_bias is not None:
             self.bias = self.bias + extra_bias
-        # Pixel values (..., C) to the features `input_conv` reads (..., E).
-        self.encode = model.get_layer("pixel_encoding")
+        # Pixel values (..., C) to the features the layer reads (..., E).
+        self.encode = encoding
         self.features = kernel.shape[2]
 
     def row(self, slab):
@@ -206,7 +218,7 @@ def build_loop(model, network_class, with_logits=False):
             `(B, H, W, C, L)` (a Bernoulli logit `l` as `[0, l]`).
 
     Returns:
-        A `tf.function` `loop(images, known, conditioning, noise,
+        A `tf.function` `loop(images, known, condition, noise,
         temperature)` with the signature and semantics of the naive
         sub-pixel loop of `pixel_keras.sampling`: the images (and the logits
         if asked).
@@ -224,15 +236,15 @@ def build_loop(model, network_class, with_logits=False):
         return tf.where(known, given, value), logits
 
     @tf.function(reduce_retracing=True)
-    def loop(images, known, conditioning, noise, temperature):
+    def loop(images, known, condition, noise, temperature):
         # The static batch where known: zeros made inside the loops from a
         # dynamic one lose it, and a batch of 1 broadcast with an unknown
         # batch stays unknown, so loop variables would change shape.
         batch = images.shape[0]
         if batch is None:
             batch = tf.shape(images)[0]
-        network = network_class(model, conditioning, batch)
-        input_conv = _InputConvolution(model, network.input_bias)
+        network = network_class(model, condition, batch)
+        input_conv = network.input_conv
         half_cols = input_conv.half_cols
         image_rows = max(input_conv.half_rows, network.image_rows)
         # Raster-major copies, so that a row and then a pixel are slices of
@@ -331,7 +343,7 @@ def build_loop(model, network_class, with_logits=False):
     return loop
 
 
-def teacher_forced_logits(model, network_class, images, conditioning=None):
+def teacher_forced_logits(model, network_class, images, condition=None):
     """The logits the cached loop computes for given images.
 
     With every pixel known, the loop keeps `images` and each draw's logits
@@ -343,8 +355,8 @@ def teacher_forced_logits(model, network_class, images, conditioning=None):
         model: a `PixelCNN` or `PixelRNN`.
         network_class: the model's network.
         images: `(B, H, W, C)` integer-valued images.
-        conditioning: int `(B,)` labels for a class-conditional model (or
-            the model's other conditioning input), else None.
+        condition: the model's condition (class labels `(B,)` or values),
+            else None.
 
     Returns:
         float32 `(B, H, W, C, L)` logits (a Bernoulli logit `l` as `[0, l]`).
@@ -354,14 +366,12 @@ def teacher_forced_logits(model, network_class, images, conditioning=None):
         loops[network_class] = build_loop(model, network_class, with_logits=True)
     images = tf.cast(images, tf.float32)
     batch = tf.shape(images)[0]
-    if model.num_classes is not None:
-        conditioning = tf.cast(conditioning, tf.int32)
-    elif conditioning is not None:
-        conditioning = tf.cast(conditioning, tf.float32)
+    if condition is not None:
+        condition = tf.cast(condition, model.condition_spec.dtype)
     _, logits = loops[network_class](
         images,
         tf.ones(tf.shape(images)[:3], tf.bool),
-        conditioning,
+        condition,
         tf.zeros_like(images),
         tf.ones([batch]),
     )

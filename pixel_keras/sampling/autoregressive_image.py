@@ -3,6 +3,9 @@
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from pixel_keras.conditioning import CONDITION
+from pixel_keras.sampling import sampler
+
 tfd = tfp.distributions
 
 
@@ -26,10 +29,10 @@ class AutoregressiveImage(tfd.Distribution):
       the images that `model.sample(n, seed=s)` draws (image `k` of the
       flattened `[n, *batch_shape]` batch uses seed `k` of
       `tf.random.experimental.stateless_split(s, n * batch_size)`).
-    - The batch shape is that of the conditioning input: the leading
-      dimensions of `conditional_input` (class labels `[...]`, or
-      `[..., *conditional_shape]` for a model conditioned on vectors or
-      maps), or `[]` for an unconditional model.
+    - The batch shape is that of the condition: the leading dimensions of
+      `condition` (class labels `[...]`, or `[..., *conditional_shape]` for
+      a model conditioned on vectors or maps), or `[]` for an unconditional
+      model.
 
     Values are int32 images `[..., height, width, channels]` with integer
     values in `[0, num_levels - 1]`; `log_prob` also accepts integer-valued
@@ -37,17 +40,17 @@ class AutoregressiveImage(tfd.Distribution):
 
     Args:
         model: a built pixel_keras model.
-        conditional_input: the conditioning input of a conditional model
-            (int class labels, or float values of the model's
-            `conditional_shape` with leading batch dimensions); None for an
-            unconditional model.
+        condition: the condition of a conditional model (int class labels,
+            or float values of the model's `conditional_shape` with leading
+            batch dimensions); None for an unconditional model.
         temperature: positive float used by `sample` (not by `log_prob`).
         method: `"cached"` or `"naive"`, the sampler `sample` uses.
         validate_args: Python bool; when True, values passed to `log_prob`
-            are checked (integer, in range) and so is the conditioning input
-            (labels in range).
+            are checked (integer, in range) and so is the condition (labels
+            in range, values finite).
         allow_nan_stats: Python bool, as for every TFP distribution.
         name: Python str, the name of the distribution.
+        conditional_input: deprecated name of `condition`.
 
     Example:
 
@@ -66,17 +69,24 @@ class AutoregressiveImage(tfd.Distribution):
     def __init__(
         self,
         model,
-        conditional_input=None,
+        condition=None,
         temperature=1.0,
         method="cached",
         validate_args=False,
         allow_nan_stats=True,
         name=None,
+        *,
+        conditional_input=None,
     ):
+        spec = model.condition_spec
+        condition = spec.resolve(condition, conditional_input, "conditional_input")
         parameters = dict(locals())
-        from pixel_keras import sampling  # The samplers import distributions.
-
-        sampling.check_method(method)
+        # TFP rebuilds a distribution from its parameters (slicing, copy):
+        # the condition under its one name only.
+        for key in ("spec", "conditional_input"):
+            parameters.pop(key)
+        parameters["condition"] = condition
+        sampler.check_method(method)
         if isinstance(temperature, (int, float)) and not temperature > 0:
             raise ValueError(
                 f"Expected a positive `temperature`. Received: temperature={temperature}"
@@ -84,11 +94,11 @@ class AutoregressiveImage(tfd.Distribution):
         self._model = model
         self._method = method
         self._temperature = temperature
-        self._condition_shape = _conditional_event_shape(model)
+        self._condition_shape = spec.event_shape
         with tf.name_scope(name or f"{model.name}_image") as scope:
-            self._conditional_input = _check_conditional_input(
-                model, self._condition_shape, conditional_input
-            )
+            if condition is not None:
+                condition = spec.check(condition, leading_dims=True, check_values=False)
+            self._condition = condition
             super().__init__(
                 dtype=tf.int32,
                 reparameterization_type=tfd.NOT_REPARAMETERIZED,
@@ -101,7 +111,7 @@ class AutoregressiveImage(tfd.Distribution):
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None):
         return dict(
-            conditional_input=tfp.util.ParameterProperties(
+            condition=tfp.util.ParameterProperties(
                 event_ndims=lambda self: len(self._condition_shape or ()),
                 is_preferred=False,
             )
@@ -113,9 +123,14 @@ class AutoregressiveImage(tfd.Distribution):
         return self._model
 
     @property
+    def condition(self):
+        """The condition, or None."""
+        return self._condition
+
+    @property
     def conditional_input(self):
-        """The conditioning input, or None."""
-        return self._conditional_input
+        """Deprecated name of `condition`."""
+        return self._condition
 
     @property
     def temperature(self):
@@ -134,26 +149,26 @@ class AutoregressiveImage(tfd.Distribution):
         return tf.constant(self._model.image_shape, tf.int32)
 
     def _batch_shape(self):
-        if self._conditional_input is None:
+        if self._condition is None:
             return tf.TensorShape([])
-        shape = self._conditional_input.shape
+        shape = self._condition.shape
         return shape[: shape.rank - len(self._condition_shape)]
 
     def _batch_shape_tensor(self):
-        if self._conditional_input is None:
+        if self._condition is None:
             return tf.constant([], tf.int32)
-        shape = tf.shape(self._conditional_input)
+        shape = tf.shape(self._condition)
         return shape[: tf.size(shape) - len(self._condition_shape)]
 
     # --- Likelihood -------------------------------------------------------------
 
     def _flat_condition(self, leading_shape):
-        """The conditioning input broadcast to `leading_shape` and flattened."""
-        if self._conditional_input is None:
+        """The condition broadcast to `leading_shape` and flattened."""
+        if self._condition is None:
             return None
         event = tf.constant(self._condition_shape, tf.int32)
         condition = tf.broadcast_to(
-            self._conditional_input, tf.concat([leading_shape, event], axis=0)
+            self._condition, tf.concat([leading_shape, event], axis=0)
         )
         return tf.reshape(condition, tf.concat([[-1], event], axis=0))
 
@@ -166,11 +181,7 @@ class AutoregressiveImage(tfd.Distribution):
         event = tf.constant(self._model.image_shape, tf.int32)
         images = tf.broadcast_to(images, tf.concat([leading, event], axis=0))
         images = tf.reshape(images, tf.concat([[-1], event], axis=0))
-        conditioning = self._flat_condition(leading)
-        if self._condition_shape == ():
-            distribution = self._model.distribution(images, labels=conditioning)
-        else:
-            distribution = self._model.distribution(images, condition=conditioning)
+        distribution = self._model.distribution(images, self._flat_condition(leading))
         return tf.reshape(distribution.log_prob(images), leading)
 
     def _sample_control_dependencies(self, x):
@@ -196,28 +207,21 @@ class AutoregressiveImage(tfd.Distribution):
         ]
 
     def _parameter_control_dependencies(self, is_init):
-        if not (self.validate_args and is_init):
+        if not (self.validate_args and is_init) or self._condition is None:
             return []
-        num_classes = getattr(self._model, "num_classes", None)
-        if num_classes is None or self._conditional_input is None:
-            return []
-        message = f"`conditional_input` labels must be in [0, {num_classes})"
-        return [
-            tf.debugging.assert_greater_equal(self._conditional_input, 0, message=message),
-            tf.debugging.assert_less(self._conditional_input, num_classes, message=message),
-        ]
+        return self._model.condition_spec.assertions(
+            self._condition, name=CONDITION, check_shape=False
+        )
 
     # --- Sampling -------------------------------------------------------------
 
     def _sample_n(self, n, seed=None):
-        from pixel_keras import sampling
-
         seed = tfp.random.sanitize_seed(seed)
         batch_shape = self.batch_shape_tensor()
         leading = tf.concat([[n], batch_shape], axis=0)
         total = tf.reduce_prod(leading)
         shape = tf.concat([[total], tf.constant(self._model.image_shape, tf.int32)], 0)
-        images = sampling.draw(
+        images = sampler.draw(
             self._model,
             tf.zeros(shape, tf.float32),
             tf.zeros(shape[:3], tf.bool),
@@ -230,44 +234,6 @@ class AutoregressiveImage(tfd.Distribution):
             tf.cast(images, tf.int32),
             tf.concat([leading, tf.constant(self._model.image_shape, tf.int32)], 0),
         )
-
-
-def _conditional_event_shape(model):
-    """`()` for class labels, the model's `conditional_shape`, or None."""
-    if getattr(model, "num_classes", None) is not None:
-        return ()
-    shape = getattr(model, "conditional_shape", None)
-    return None if shape is None else tuple(shape)
-
-
-def _check_conditional_input(model, event_shape, conditional_input):
-    if event_shape is None:
-        if conditional_input is not None:
-            raise ValueError(
-                f"{model.name} is unconditional; do not pass `conditional_input`."
-            )
-        return None
-    if conditional_input is None:
-        expected = "int class labels" if event_shape == () else f"shape [..., {event_shape}]"
-        raise ValueError(f"{model.name} is conditional: pass `conditional_input` ({expected}).")
-    if event_shape == ():
-        conditional_input = tf.convert_to_tensor(conditional_input)
-        if not conditional_input.dtype.is_integer:
-            raise ValueError(
-                "Expected integer class labels as `conditional_input`. "
-                f"Received: dtype {conditional_input.dtype.name}"
-            )
-        return tf.cast(conditional_input, tf.int32)
-    conditional_input = tf.convert_to_tensor(conditional_input, dtype_hint=tf.float32)
-    conditional_input = tf.cast(conditional_input, tf.float32)
-    rank = len(event_shape)
-    shape = tuple(conditional_input.shape)
-    if len(shape) < rank or tuple(shape[len(shape) - rank :]) != tuple(event_shape):
-        raise ValueError(
-            f"Expected `conditional_input` of shape [..., {', '.join(map(str, event_shape))}]"
-            f" (the model's conditional_shape). Received: shape {shape}"
-        )
-    return conditional_input
 
 
 def _check_event_shape(model, x):

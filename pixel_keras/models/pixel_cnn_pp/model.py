@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from pixel_keras.conditioning import ConditionSpec
 from pixel_keras.distributions import DiscretizedLogisticMixture
 from pixel_keras.layers import DownRightShiftedConv2D
 from pixel_keras.layers import DownRightShiftedConv2DTranspose
@@ -13,10 +14,17 @@ from pixel_keras.layers import WeightNormDense
 from pixel_keras.layers import down_shift
 from pixel_keras.layers import right_shift
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
-from pixel_keras.models.autoregressive import check_conditional_shape
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import check_positive_int
 from pixel_keras.models.autoregressive import image_inputs
+from pixel_keras.models.pixel_cnn_pp import cached_sampler
+from pixel_keras.models.pixel_cnn_pp.layer_names import OUTPUT
+from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN
+from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_ABOVE
+from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_LEFT
+from pixel_keras.models.pixel_cnn_pp.layer_names import block_layer
+from pixel_keras.models.pixel_cnn_pp.layer_names import stride_layer
+from pixel_keras.models.pixel_cnn_pp.presets import PIXEL_CNN_PP_PRESETS
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
@@ -34,7 +42,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
     The model's output is the raw parameter map; `output_distribution` turns
     it into the distribution, and `distribution` does both. Train it with
     `compile(optimizer)` and `fit(...)` on batches of images (or, for a
-    class-conditional model, dicts `{"images", "labels"}`): the loss is the
+    conditional model, dicts `{"images", "condition"}`): the loss is the
     negative log-likelihood in bits per dimension.
 
     Args:
@@ -47,8 +55,9 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         num_hierarchies: int, number of resolutions (1 = no down-sampling).
         num_logistic_mix: int, mixture components per pixel.
         dropout: float in `[0, 1)`, dropout rate in every block.
-        num_classes: int or None; when set, the model takes a `labels` input
-            (int `[batch]`) whose one-hot vector conditions every block.
+        num_classes: int or None; when set, the model takes class labels as
+            its `condition` input (int `[batch]`), whose one-hot vector
+            conditions every block.
         min_log_scale: float, lower bound of the logistics' log-scales.
         weight_norm: bool, whether every convolution and projection (all
             but the class projection) is weight-normalized, as in the paper.
@@ -64,8 +73,8 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
 
     Call arguments:
         inputs: float `(batch, height, width, channels)` images with integer
-            values in `[0, num_levels - 1]`, or for a class-conditional model
-            a dict `{"images": ..., "labels": int (batch,)}`.
+            values in `[0, num_levels - 1]`, or for a conditional model a
+            dict `{"images": ..., "condition": ...}`.
         training: Python bool, whether dropout is active.
 
     Returns:
@@ -87,7 +96,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         ICLR 2017. https://arxiv.org/abs/1701.05517
     """
 
-    preset_family = "pixel_cnn_pp"
+    presets = PIXEL_CNN_PP_PRESETS
     config_keys = (
         "image_shape",
         "num_levels",
@@ -117,8 +126,8 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         conditional_shape=None,
         **kwargs,
     ):
-        image_shape = check_image_arguments(image_shape, num_levels, num_classes)
-        conditional_shape = check_conditional_shape(conditional_shape, num_classes)
+        image_shape = check_image_arguments(image_shape, num_levels)
+        condition_spec = ConditionSpec(num_classes, conditional_shape)
         check_positive_int("num_filters", num_filters)
         check_positive_int("num_resnet", num_resnet)
         check_positive_int("num_hierarchies", num_hierarchies)
@@ -133,7 +142,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             raise ValueError(f"Expected `dropout` in [0, 1). Received: dropout={dropout}")
 
         height, width, channels = image_shape
-        inputs, images, condition = image_inputs(image_shape, num_classes, conditional_shape)
+        inputs, images, condition = image_inputs(image_shape, condition_spec)
 
         # Rescale to [-1, 1] and append a channel of ones, so the network can
         # tell the zero padding of the causal convolutions from black pixels.
@@ -159,33 +168,33 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
 
         # First layer: the vertical stream sees the rows strictly above; the
         # horizontal stream adds the pixels strictly left in the same row.
-        u = down_shift(down_conv((2, 3), name="stem_down")(x))
+        u = down_shift(down_conv((2, 3), name=STEM_DOWN)(x))
         ul = down_shift(
-            down_conv((1, 3), name="stem_down_right_above")(x)
+            down_conv((1, 3), name=STEM_DOWN_RIGHT_ABOVE)(x)
         ) + right_shift(
-            down_right_conv((2, 1), name="stem_down_right_left")(x)
+            down_right_conv((2, 1), name=STEM_DOWN_RIGHT_LEFT)(x)
         )
         u_list, ul_list = [u], [ul]
         for level in range(num_hierarchies):
             if level > 0:
                 u_list.append(
-                    down_conv((2, 3), strides=2, name=f"down_{level}_u_stride")(
+                    down_conv((2, 3), strides=2, name=stride_layer("down", level, "u"))(
                         u_list[-1]
                     )
                 )
                 ul_list.append(
-                    down_right_conv((2, 2), strides=2, name=f"down_{level}_ul_stride")(
+                    down_right_conv((2, 2), strides=2, name=stride_layer("down", level, "ul"))(
                         ul_list[-1]
                     )
                 )
             for i in range(num_resnet):
                 u_list.append(
-                    block("down", f"down_{level}_u_{i}")(
+                    block("down", block_layer("down", level, "u", i))(
                         u_list[-1], condition=condition
                     )
                 )
                 ul_list.append(
-                    block("down_right", f"down_{level}_ul_{i}")(
+                    block("down_right", block_layer("down", level, "ul", i))(
                         ul_list[-1], skip=u_list[-1], condition=condition
                     )
                 )
@@ -201,20 +210,20 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
                     num_filters,
                     (2, 3),
                     weight_norm=weight_norm,
-                    name=f"up_{level}_u_stride",
+                    name=stride_layer("up", level, "u"),
                 )(u)
                 ul = DownRightShiftedConv2DTranspose(
                     num_filters,
                     (2, 2),
                     weight_norm=weight_norm,
-                    name=f"up_{level}_ul_stride",
+                    name=stride_layer("up", level, "ul"),
                 )(ul)
             num_blocks = num_resnet + (0 if level == num_hierarchies - 1 else 1)
             for i in range(num_blocks):
-                u = block("down", f"up_{level}_u_{i}")(
+                u = block("down", block_layer("up", level, "u", i))(
                     u, skip=u_list.pop(), condition=condition
                 )
-                ul = block("down_right", f"up_{level}_ul_{i}")(
+                ul = block("down_right", block_layer("up", level, "ul", i))(
                     ul,
                     skip=ops.concatenate([u, ul_list.pop()], axis=-1),
                     condition=condition,
@@ -224,7 +233,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             1 + 2 * channels + channels * (channels - 1) // 2
         )
         dense_class = WeightNormDense if weight_norm else keras.layers.Dense
-        outputs = dense_class(num_params, name="distribution_params")(ops.elu(ul))
+        outputs = dense_class(num_params, name=OUTPUT)(ops.elu(ul))
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.image_shape = image_shape
@@ -237,7 +246,8 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         self.num_classes = num_classes
         self.min_log_scale = min_log_scale
         self.weight_norm = weight_norm
-        self.conditional_shape = conditional_shape
+        self.conditional_shape = condition_spec.shape
+        self.condition_spec = condition_spec
 
     # --- Distribution ---------------------------------------------------------
 
@@ -283,3 +293,9 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             coefficients=coefficients,
             num_levels=self.num_levels,
         )
+
+    # --- Sampling -------------------------------------------------------------
+
+    def build_cached_loop(self):
+        """The cached sampling loop (`cached_sampler.py`)."""
+        return cached_sampler.build_loop(self)

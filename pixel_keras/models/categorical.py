@@ -1,4 +1,11 @@
-"""The pieces the PixelRNN paper's models share: input, heads, likelihood."""
+"""What the PixelRNN paper's models share: input, heads, likelihood.
+
+PixelCNN (`models/pixel_cnn/`) and the PixelRNNs (`models/pixel_rnn/`)
+encode the image with the same layer, condition every layer the same way,
+end with the same output stack and draw a pixel's channels one at a time
+from a softmax (or sigmoid) each. The layers they share are named here once;
+their cached samplers find them by these names.
+"""
 
 import keras
 from keras import ops
@@ -8,6 +15,17 @@ from pixel_keras.layers import MaskedConv2D
 from pixel_keras.layers import PixelEncoding
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
 from pixel_keras.models.autoregressive import check_positive_int
+from pixel_keras.sampling import subpixel
+
+# Names of the layers every model of the family has.
+ENCODING = "pixel_encoding"
+INPUT_CONV = "input_conv"
+OUTPUT_HIDDEN = "output_1"
+LOGITS = "logits"
+
+# A softmax per sub-pixel over at most this many values (for example the
+# codes of a discrete latent map); images above 256 levels are int32.
+MAX_LEVELS = 2**16
 
 
 def check_stack_arguments(channels, num_filters, num_layers, output_filters):
@@ -18,26 +36,23 @@ def check_stack_arguments(channels, num_filters, num_layers, output_filters):
     check_positive_int("output_filters", output_filters, minimum=channels)
 
 
-# A softmax per sub-pixel over at most this many values (for example the
-# codes of a discrete latent map); images above 256 levels are int32.
-MAX_LEVELS = 2**16
-
-
 def pixel_encoding(num_levels, encoding, embedding_dim):
     """The model's first layer: how it sees pixel values."""
-    return PixelEncoding(num_levels, encoding, embedding_dim, name="pixel_encoding")
+    return PixelEncoding(num_levels, encoding, embedding_dim, name=ENCODING)
 
 
-def add_class_bias(features, condition, name):
-    """Adds a learned linear function of the conditioning vector (the one-hot
-    label, or the flattened condition) to every pixel; nothing without one.
+def add_condition_bias(features, condition_vector, name):
+    """Adds a learned linear function of the condition vector (the one-hot
+    label, or the flattened values) to every pixel; nothing without one.
 
     A bias that is the same at every pixel depends on no pixel, so it keeps
     every mask intact.
     """
-    if condition is None:
+    if condition_vector is None:
         return features
-    bias = keras.layers.Dense(features.shape[-1], use_bias=False, name=name)(condition)
+    bias = keras.layers.Dense(features.shape[-1], use_bias=False, name=name)(
+        condition_vector
+    )
     return features + bias[:, None, None, :]
 
 
@@ -45,13 +60,13 @@ def output_stack(features, output_filters, image_shape, num_levels):
     """ReLU, 1x1 mask-B convolution, ReLU, 1x1 mask-B convolution to logits."""
     channels = image_shape[-1]
     x = MaskedConv2D(
-        output_filters, 1, num_channel_groups=channels, name="output_1"
+        output_filters, 1, num_channel_groups=channels, name=OUTPUT_HIDDEN
     )(ops.relu(features))
     return MaskedConv2D(
         pixel_categorical.num_logits(channels, num_levels),
         1,
         num_channel_groups=channels,
-        name="logits",
+        name=LOGITS,
     )(ops.relu(x))
 
 
@@ -85,4 +100,22 @@ class CategoricalPixelModel(AutoregressiveImageModel):
         """`(..., channels, num_levels)` logits of every channel."""
         return pixel_categorical.channel_logits(
             outputs, self.image_shape[-1], self.num_levels
+        )
+
+    # --- The pieces of the cached sampler that the family shares ----------------
+
+    def cached_input_convolution(self, condition_bias=None):
+        """The input convolution at one pixel (`subpixel.InputConvolution`),
+        with the first layer's condition bias."""
+        return subpixel.InputConvolution(
+            self.get_layer(INPUT_CONV), self.get_layer(ENCODING), condition_bias
+        )
+
+    def cached_output_stack(self):
+        """The output stack at one pixel, one channel at a time."""
+        return subpixel.OutputStack(
+            self.get_layer(OUTPUT_HIDDEN),
+            self.get_layer(LOGITS),
+            self.image_shape[-1],
+            self.num_levels,
         )

@@ -36,6 +36,13 @@ lies within rounding error of a boundary between two values.
 
 import tensorflow as tf
 
+from pixel_keras.models.pixel_cnn_pp.layer_names import OUTPUT
+from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN
+from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_ABOVE
+from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_LEFT
+from pixel_keras.models.pixel_cnn_pp.layer_names import block_layer
+from pixel_keras.models.pixel_cnn_pp.layer_names import stride_layer
+
 
 def _celu(x):
     """`concat_elu` on the last axis."""
@@ -70,22 +77,22 @@ def build_loop(model):
         model: a built `PixelCNNPlusPlus`.
 
     Returns:
-        A `tf.function` `loop(images, known, labels, component_noise,
+        A `tf.function` `loop(images, known, condition, component_noise,
         channel_noise, temperature)` to uint8 images: the signature and the
         draws of the naive per-pixel loop.
     """
     network = _CachedNetwork(model)
 
     @tf.function(reduce_retracing=True)
-    def loop(images, known, labels, component_noise, channel_noise, temperature):
+    def loop(images, known, condition, component_noise, channel_noise, temperature):
         return network.sample(
-            images, known, labels, component_noise, channel_noise, temperature
+            images, known, condition, component_noise, channel_noise, temperature
         )
 
     return loop
 
 
-def outputs(model, images, labels=None):
+def outputs(model, images, condition=None):
     """A `PixelCNNPlusPlus`'s outputs on `images`, computed as the cached
     sampler computes them: row by row in `u`, pixel by pixel in `ul`.
 
@@ -95,12 +102,13 @@ def outputs(model, images, labels=None):
     Args:
         model: a built `PixelCNNPlusPlus`.
         images: `(batch, height, width, channels)` integer-valued images.
-        labels: int `(batch,)` for a class-conditional model, else None.
+        condition: the model's condition (class labels `(batch,)` or
+            values), else None.
 
     Returns:
         float32 `(batch, height, width, num_params)`.
     """
-    return _CachedNetwork(model).outputs(images, labels)
+    return _CachedNetwork(model).outputs(images, condition)
 
 
 class _CachedNetwork:
@@ -140,9 +148,9 @@ class _CachedNetwork:
 
     def _blocks(self, level):
         return (
-            [f"down_{level}_{s}_{i}" for s in ("u", "ul") for i in range(self.num_resnet)]
+            [block_layer("down", level, s, i) for s in ("u", "ul") for i in range(self.num_resnet)]
             + [
-                f"up_{level}_{s}_{i}"
+                block_layer("up", level, s, i)
                 for s in ("u", "ul")
                 for i in range(self._num_up_blocks(level))
             ]
@@ -150,49 +158,48 @@ class _CachedNetwork:
 
     def _buffers(self, level):
         """The `ul` buffers whose input lives at `level`, by consumer."""
-        names = []
-        for i in range(self.num_resnet):
-            names += [f"down_{level}_ul_{i}/first", f"down_{level}_ul_{i}/gate"]
-        for i in range(self._num_up_blocks(level)):
-            names += [f"up_{level}_ul_{i}/first", f"up_{level}_ul_{i}/gate"]
+        blocks = [block_layer("down", level, "ul", i) for i in range(self.num_resnet)]
+        blocks += [block_layer("up", level, "ul", i) for i in range(self._num_up_blocks(level))]
+        names = [f"{block}/{conv}" for block in blocks for conv in ("first", "gate")]
         if level < self.levels - 1:
-            names.append(f"down_{level + 1}_ul_stride")
+            names.append(stride_layer("down", level + 1, "ul"))
         return names
 
     # --- Weights ---------------------------------------------------------------
 
-    def _read_weights(self, labels):
+    def _read_weights(self, condition):
         """Every weight as a tensor, read once per call (not once per step)."""
         layer = self.model.get_layer
-        condition = self.model.condition_vector(labels)
+        vector = self.model.condition_spec.vector(condition)
         weights = {
-            "stem_down": _conv(layer("stem_down")),
-            "stem_down_right_above": _conv(layer("stem_down_right_above")),
-            "stem_down_right_left": _window(layer("stem_down_right_left"), celu=False),
-            "head": _conv(layer("distribution_params")),
+            STEM_DOWN: _conv(layer(STEM_DOWN)),
+            STEM_DOWN_RIGHT_ABOVE: _conv(layer(STEM_DOWN_RIGHT_ABOVE)),
+            STEM_DOWN_RIGHT_LEFT: _window(layer(STEM_DOWN_RIGHT_LEFT), celu=False),
+            "head": _conv(layer(OUTPUT)),
         }
         for level in range(self.levels):
             if level > 0:
-                weights[f"down_{level}_u_stride"] = _conv(layer(f"down_{level}_u_stride"))
-                weights[f"down_{level}_ul_stride"] = _window(
-                    layer(f"down_{level}_ul_stride"), celu=False
-                )
+                name = stride_layer("down", level, "u")
+                weights[name] = _conv(layer(name))
+                name = stride_layer("down", level, "ul")
+                weights[name] = _window(layer(name), celu=False)
             if level < self.levels - 1:
-                weights[f"up_{level}_u_stride"] = _conv(layer(f"up_{level}_u_stride"))
-                kernel, bias = _conv(layer(f"up_{level}_ul_stride"))
+                name = stride_layer("up", level, "u")
+                weights[name] = _conv(layer(name))
+                kernel, bias = _conv(layer(stride_layer("up", level, "ul")))
                 # (kh, kw, out, in) -> (kh, kw, in, out): tap (a, b) takes a
                 # coarse value to the fine pixel (2i + a, 2j + b).
-                weights[f"up_{level}_ul_stride"] = (
+                weights[stride_layer("up", level, "ul")] = (
                     tf.transpose(kernel, [0, 1, 3, 2]),
                     bias,
                 )
             for name in self._blocks(level):
-                weights[name] = self._block_weights(layer(name), condition, name)
+                weights[name] = self._block_weights(layer(name), vector)
         return weights
 
     @staticmethod
-    def _block_weights(block, condition, name):
-        if "_ul_" in name:
+    def _block_weights(block, condition_vector):
+        if block.shift == "down_right":
             first = _window(block.first_conv, celu=True)
             gate_kernel, gate_bias = _window(block.gate_conv, celu=True)
         else:
@@ -203,7 +210,7 @@ class _CachedNetwork:
             # One gate bias per image: the block's bias and its condition's
             # term.
             kernel = tf.convert_to_tensor(block.condition_projection.kernel)
-            gate_bias = gate_bias + tf.matmul(condition, kernel)
+            gate_bias = gate_bias + tf.matmul(condition_vector, kernel)
         skip = None
         if block.skip_projection is not None:
             skip = _conv(block.skip_projection)
@@ -252,22 +259,22 @@ class _CachedNetwork:
         if level == 0:
             # The stem reads image rows row - 2 and row - 1 (xpad has two rows
             # of padding on top); its down_shift makes row 0 zero.
-            kernel, bias = weights["stem_down"]
+            kernel, bias = weights[STEM_DOWN]
             stem = tf.nn.conv2d(state["xpad"][:, row : row + 2], kernel, 1, "VALID")
             x = tf.where(row > 0, stem[:, 0] + bias, 0.0)
-            kernel, bias = weights["stem_down_right_above"]
+            kernel, bias = weights[STEM_DOWN_RIGHT_ABOVE]
             above = tf.nn.conv2d(state["xpad"][:, row + 1 : row + 2], kernel, 1, "VALID")
             state["row/stem_above"] = tf.where(row > 0, above[:, 0] + bias, 0.0)
         else:
-            name = f"down_{level}_u_stride"
+            name = stride_layer("down", level, "u")
             x = self._row_conv(weights[name], state[f"slot/{name}"], finer_last, strides=2)
         activations = [x]
         for i in range(self.num_resnet):
-            x = self._row_block(state, f"down_{level}_u_{i}", weights, x, None)
+            x = self._row_block(state, block_layer("down", level, "u", i), weights, x, None)
             activations.append(x)
 
         if level + 1 < self.levels:
-            coarser = f"down_{level + 1}_u_stride"
+            coarser = stride_layer("down", level + 1, "u")
             last = activations[-1]
             state = tf.cond(
                 tf.equal(row % 2, 0),
@@ -284,7 +291,7 @@ class _CachedNetwork:
             # Row `row % 2` of the two fine rows that the coarser level's
             # newest row upsamples to; the crop keeps the centred kernel's
             # columns.
-            kernel, bias = weights[f"up_{level}_u_stride"]
+            kernel, bias = weights[stride_layer("up", level, "u")]
             coarse = state[f"row/final_{level + 1}"][:, tf.newaxis]
             coarse_width = self.width >> (level + 1)
             fine = tf.nn.conv2d_transpose(
@@ -299,7 +306,8 @@ class _CachedNetwork:
             x = fine[:, row % 2, 1 : 1 + 2 * coarse_width] + bias
             x.set_shape([None, 2 * coarse_width, self.filters])
         for i in range(self._num_up_blocks(level)):
-            x = self._row_block(state, f"up_{level}_u_{i}", weights, x, activations.pop())
+            name = block_layer("up", level, "u", i)
+            x = self._row_block(state, name, weights, x, activations.pop())
         state[f"row/final_{level}"] = x
         return state
 
@@ -351,7 +359,7 @@ class _CachedNetwork:
             # The stem's part from the row above, plus its 2 x 1 view of
             # column col - 1 in rows row - 1 and row (its right_shift makes
             # column 0 zero).
-            kernel, bias = weights["stem_down_right_left"]
+            kernel, bias = weights[STEM_DOWN_RIGHT_LEFT]
             left = tf.reshape(
                 state["xpad"][:, row + 1 : row + 3, col], [batch, kernel.shape[0]]
             )
@@ -360,16 +368,16 @@ class _CachedNetwork:
         else:
             # The strided 2 x 2 convolution, at the finer level's position
             # (2 row, 2 col).
-            name = f"down_{level}_ul_stride"
+            name = stride_layer("down", level, "ul")
             kernel, bias = weights[name]
             window = self._window_values(state[f"buffer/{name}"], 2 * col, finer_last)
             x = tf.matmul(window, kernel) + bias
         activations = [x]
         for i in range(self.num_resnet):
-            name = f"down_{level}_u_{i}"
+            name = block_layer("down", level, "u", i)
             x = self._pixel_block(
                 state,
-                f"down_{level}_ul_{i}",
+                block_layer("down", level, "ul", i),
                 weights,
                 x,
                 col,
@@ -379,7 +387,7 @@ class _CachedNetwork:
             activations.append(x)
 
         if level + 1 < self.levels:
-            coarser = f"down_{level + 1}_ul_stride"
+            coarser = stride_layer("down", level + 1, "ul")
             last = activations[-1]
             state[f"buffer/{coarser}"] = self._write(
                 state[f"buffer/{coarser}"], indices, last
@@ -398,18 +406,17 @@ class _CachedNetwork:
         else:
             # Tap (row % 2, col % 2) of the coarser level's newest value at
             # (row // 2, col // 2).
-            kernel, bias = weights[f"up_{level}_ul_stride"]
-            _, coarse = state[f"buffer/up_{level}_ul_stride"]
+            kernel, bias = weights[stride_layer("up", level, "ul")]
+            _, coarse = state[f"buffer/{stride_layer('up', level, 'ul')}"]
             x = tf.matmul(coarse[:, col // 2 + 1], kernel[row % 2, col % 2]) + bias
         for i in range(self._num_up_blocks(level)):
-            skip = tf.concat(
-                [state[f"row/up_{level}_u_{i}"][:, col], activations.pop()], axis=-1
-            )
+            above = state[f"row/{block_layer('up', level, 'u', i)}"][:, col]
+            skip = tf.concat([above, activations.pop()], axis=-1)
             x = self._pixel_block(
-                state, f"up_{level}_ul_{i}", weights, x, col, indices, skip
+                state, block_layer("up", level, "ul", i), weights, x, col, indices, skip
             )
         if level > 0:
-            name = f"buffer/up_{level - 1}_ul_stride"
+            name = f"buffer/{stride_layer('up', level - 1, 'ul')}"
             state[name] = self._write(state[name], indices, x)
         return state, x
 
@@ -426,18 +433,18 @@ class _CachedNetwork:
             row = tf.zeros([batch, width, self.filters])
             buffer = tf.zeros([batch, width + 1, self.filters])
             for i in range(self.num_resnet):
-                name = f"down_{level}_u_{i}"
+                name = block_layer("down", level, "u", i)
                 state[f"slot/{name}/first"] = row
                 state[f"slot/{name}/gate"] = tf.zeros([batch, width, 2 * self.filters])
                 state[f"row/{name}"] = row
             for i in range(self._num_up_blocks(level)):
-                name = f"up_{level}_u_{i}"
+                name = block_layer("up", level, "u", i)
                 state[f"slot/{name}/first"] = row
                 state[f"slot/{name}/gate"] = tf.zeros([batch, width, 2 * self.filters])
                 state[f"row/{name}"] = row
             state[f"row/final_{level}"] = row
             if level > 0:
-                state[f"slot/down_{level}_u_stride"] = tf.zeros(
+                state[f"slot/{stride_layer('down', level, 'u')}"] = tf.zeros(
                     [batch, 2 * width, self.filters]
                 )
             for name in self._buffers(level):
@@ -445,7 +452,7 @@ class _CachedNetwork:
             if level > 0:
                 # The coarse values that the finer level's transposed
                 # convolution reads (`current` only).
-                state[f"buffer/up_{level - 1}_ul_stride"] = (buffer, buffer)
+                state[f"buffer/{stride_layer('up', level - 1, 'ul')}"] = (buffer, buffer)
         state["row/stem_above"] = tf.zeros([batch, self.width, self.filters])
         return state
 
@@ -454,7 +461,7 @@ class _CachedNetwork:
         x = images * self.scale - 1.0
         return tf.concat([x, tf.ones_like(x[..., :1])], axis=-1)
 
-    def sample(self, images, known, labels, component_noise, channel_noise, temperature):
+    def sample(self, images, known, condition, component_noise, channel_noise, temperature):
         """Draws the unknown pixels of `images`; see `build_loop`."""
 
         def draw(row, col, params):
@@ -463,10 +470,10 @@ class _CachedNetwork:
                 component_noise[:, row, col], channel_noise[:, row, col]
             )
 
-        images, _ = self._run(images, known, labels, draw)
+        images, _ = self._run(images, known, condition, draw)
         return tf.cast(images, self.model.sample_dtype)
 
-    def outputs(self, images, labels=None):
+    def outputs(self, images, condition=None):
         """The model's outputs on `images`, computed as the sampler does.
 
         Every pixel is known, so this runs the cached computation over the
@@ -479,15 +486,15 @@ class _CachedNetwork:
         images = tf.cast(images, tf.float32)
         known = tf.ones(tf.shape(images)[:3], tf.bool)
         _, params = self._run(
-            images, known, labels, lambda row, col, params: images[:, row, col]
+            images, known, condition, lambda row, col, params: images[:, row, col]
         )
         return params
 
-    def _run(self, images, known, labels, draw):
+    def _run(self, images, known, condition, draw):
         """The row and pixel loops; `draw(row, col, params)` gives a pixel's
         values, which known pixels override. Returns the images and every
         pixel's parameters."""
-        weights = self._read_weights(labels)
+        weights = self._read_weights(condition)
         batch = tf.shape(images)[0]
         batch_range = tf.range(batch)
 

@@ -1,108 +1,29 @@
-"""The commands of `main.py`: train, evaluate (`eval`), sample, complete.
+"""The commands of `main.py`: train, evaluate (`eval`), sample, complete,
+export.
 
 Each takes a `config` with the attributes of `main.py`'s flags (the absl
 `FLAGS` object, or any namespace with the same names), so the commands can be
 called and tested without the flags binary. The flags a recipe sets
-(`RECIPE_FLAGS`) may be None or missing: the recipe (`--recipe`, by default
-the `--model`'s digits recipe) gives their values.
+(`config.RECIPE_FLAGS`) may be None or missing: the recipe (`--recipe`, by
+default the `--model`'s digits recipe) gives their values.
 """
 
+import json
 import os
+import sys
 import time
-import types
 
 import keras
 import numpy as np
 
+from cli import registry
+from cli.config import resolve
+from export import export_model
 from pixel_keras import data as data_lib
-from pixel_keras import distribute
-from pixel_keras import multi_worker
 from pixel_keras import images as images_lib
-from pixel_keras import recipes
 from pixel_keras import training
-from pixel_keras.models import PixelCNN
-from pixel_keras.models import PixelCNNPlusPlus
-from pixel_keras.models import PixelRNN
-
-# --model -> (model class, fixed constructor arguments, display name).
-MODELS = {
-    "pixel_cnn_pp": (PixelCNNPlusPlus, {}, "PixelCNN++"),
-    "pixel_cnn": (PixelCNN, {}, "PixelCNN"),
-    "row_lstm": (PixelRNN, {"kind": "row_lstm"}, "Row LSTM PixelRNN"),
-    "diagonal_bilstm": (PixelRNN, {"kind": "diagonal_bilstm"}, "Diagonal BiLSTM PixelRNN"),
-}
-
-# The flags that override a preset, per model class.
-_ARCHITECTURE_FLAGS = {
-    PixelCNNPlusPlus: (
-        "num_filters",
-        "num_resnet",
-        "num_hierarchies",
-        "num_logistic_mix",
-        "dropout",
-        "weight_norm",
-    ),
-    PixelCNN: ("num_filters", "num_layers", "output_filters"),
-    PixelRNN: ("num_filters", "num_layers", "output_filters"),
-}
-_ALL_ARCHITECTURE_FLAGS = sorted({f for flags in _ARCHITECTURE_FLAGS.values() for f in flags})
-
-# The flags whose value, when not given, comes from the recipe.
-RECIPE_FLAGS = (
-    "model",
-    "preset",
-    "dataset",
-    "weight_norm",
-    "batch_size",
-    "epochs",
-    "optimizer",
-    "learning_rate",
-    "lr_decay",
-    "ema_momentum",
-)
-
-
-def _values(config):
-    if hasattr(config, "flag_values_dict"):  # absl FLAGS
-        return config.flag_values_dict()
-    return dict(vars(config))
-
-
-def resolve(config):
-    """The run's settings: the recipe's, replaced by every flag that is given.
-
-    Args:
-        config: `main.py`'s flags, or a namespace with their names; a flag of
-            `RECIPE_FLAGS` that is None or missing takes the recipe's value.
-
-    Returns:
-        A new namespace with every attribute of `config`, the recipe's values
-        filled in, `recipe` (its name) and `optimizer_options`.
-
-    Raises:
-        ValueError: for an unknown recipe, or a `--model` other than the
-            recipe's.
-    """
-    values = _values(config)
-    model = values.get("model")
-    name = values.get("recipe") or recipes.default_name(model or "pixel_cnn_pp")
-    recipe = recipes.get(name)
-    if model is not None and model != recipe["model"]:
-        raise ValueError(
-            f"--recipe={name} trains --model={recipe['model']}. Received: "
-            f"--model={model}; drop --model, or choose a {model}/... recipe."
-        )
-    for key in RECIPE_FLAGS:
-        if values.get(key) is None:
-            values[key] = recipe.get(key)
-    values["recipe"] = name
-    # The recipe's optimizer options belong to its optimizer.
-    values["optimizer_options"] = (
-        recipe["optimizer_options"] if values["optimizer"] == recipe["optimizer"] else {}
-    )
-    if values["ema_momentum"] == 0:
-        values["ema_momentum"] = None  # --ema_momentum=0 turns EMA off
-    return types.SimpleNamespace(**values)
+from pixel_keras.training import distribute
+from pixel_keras.training import multi_worker
 
 
 def _load_dataset(config):
@@ -115,37 +36,6 @@ def _load_dataset(config):
             "has no labels."
         )
     return dataset
-
-
-def _model_choice(config):
-    name = getattr(config, "model", "pixel_cnn_pp")
-    if name not in MODELS:
-        raise ValueError(f"Expected --model in {sorted(MODELS)}. Received: --model={name!r}")
-    return MODELS[name]
-
-
-def _build_model(config, dataset):
-    model_class, fixed, _ = _model_choice(config)
-    allowed = _ARCHITECTURE_FLAGS[model_class]
-    overrides = {}
-    for name in _ALL_ARCHITECTURE_FLAGS:
-        value = getattr(config, name, None)
-        if value is None:
-            continue
-        if name not in allowed:
-            raise ValueError(
-                f"--{name} does not apply to --model={config.model}; it takes "
-                f"{', '.join('--' + flag for flag in allowed)}."
-            )
-        overrides[name] = value
-    return model_class.from_preset(
-        config.preset,
-        image_shape=dataset.image_shape,
-        num_levels=dataset.num_levels,
-        num_classes=dataset.num_classes if config.class_conditional else None,
-        **fixed,
-        **overrides,
-    )
 
 
 def _check_matches(model, dataset):
@@ -185,7 +75,7 @@ def _draw_samples(model, config):
     return model.sample(
         num,
         seed=config.seed,
-        labels=labels,
+        condition=labels,
         temperature=config.temperature,
         method=config.sampling_method,
     ).numpy()
@@ -273,12 +163,12 @@ def train(config):
             # An interrupted run restarts from a fresh model: the backup
             # restores its weights, optimizer state and epoch.
             initial_epoch = 0
-            model = _build_model(config, dataset)
+            model = registry.build_model(config, dataset)
             model.compile(optimizer=_make_optimizer(config))
             if getattr(model, "weight_norm", False) and not interrupted:
                 _initialize_weight_norm(model, dataset, config)
     print(
-        f"{_model_choice(config)[2]} '{config.preset}' on {dataset.name} "
+        f"{registry.model_choice(config)[2]} '{config.preset}' on {dataset.name} "
         f"(recipe {config.recipe}): images {dataset.image_shape}, "
         f"{dataset.num_levels} levels, {model.count_params():,} parameters."
     )
@@ -296,9 +186,9 @@ def train(config):
         backup_steps=getattr(config, "backup_steps", None),
     )
     seconds = time.time() - started
-    if multi_worker.is_multi_worker(strategy) and not multi_worker.is_chief():
+    if not multi_worker.is_chief(strategy):
         losses = history.history.get("loss", [])
-        print(f"Worker {multi_worker.task_index()} done; the chief writes the outputs.")
+        print(f"Worker {multi_worker.task_index(strategy)} done; the chief writes the outputs.")
         return {"train_bits_per_dim": float(losses[-1]) if losses else None}
     evaluation = training.evaluate(model, dataset.test)
     samples = _draw_samples(model, config)
@@ -327,7 +217,7 @@ def train(config):
         "num_test_images": int(evaluation["num_images"]),
         "train_seconds": round(seconds, 1),
     }
-    training.write_json(os.path.join(config.workdir, "metrics.json"), metrics)
+    write_json(os.path.join(config.workdir, "metrics.json"), metrics)
     print(
         f"Test bits/dim {metrics['test_bits_per_dim']:.4f}; wrote "
         f"{os.path.join(config.workdir, 'samples.png')} and metrics.json."
@@ -358,7 +248,7 @@ def evaluate(config):
             evaluation["nll_bits_per_pixel_map"], 4
         ).tolist(),
     }
-    training.write_json(os.path.join(config.workdir, "eval_metrics.json"), metrics)
+    write_json(os.path.join(config.workdir, "eval_metrics.json"), metrics)
     print(
         f"Test bits/dim {metrics['test_bits_per_dim']:.4f} over "
         f"{metrics['num_test_images']} images "
@@ -392,7 +282,7 @@ def complete(config):
         images,
         known,
         seed=config.seed,
-        labels=labels if model.num_classes is not None else None,
+        condition=labels if model.num_classes is not None else None,
         temperature=config.temperature,
         method=config.sampling_method,
     ).numpy()
@@ -406,3 +296,52 @@ def complete(config):
         f"({len(images)} images)."
     )
     return completed
+
+
+def export(config):
+    """Exports --checkpoint (default: the newest in --workdir) for TF Serving.
+
+    Writes `--export_dir/<--model_name>/<--version>/` (defaults:
+    `<workdir>/export`, the model's kind, one more than the newest version).
+    """
+    model = restore(config)
+    export_dir = config.export_dir or os.path.join(config.workdir, "export")
+    model_name = config.model_name or registry.model_kind(model)
+    path = export_model(
+        model,
+        export_dir,
+        model_name,
+        version=config.version,
+        condition_name=getattr(config, "condition_name", None) or "condition",
+    )
+    print(
+        f"Exported {model_name} version {os.path.basename(path)} to {path} "
+        "(signatures: serving_default = sample, sample_with_temperature, "
+        "log_prob, complete)."
+    )
+    return path
+
+
+def write_json(path, values):
+    """Writes a JSON file atomically."""
+    text = json.dumps(values, indent=2, sort_keys=True) + "\n"
+    images_lib.write_file_atomically(path, text.encode("utf-8"))
+
+
+def run(command, config):
+    """Runs a command (`"train"`, `"eval"`, `"sample"`, `"complete"` or
+    `"export"`) with `config`; an error a user can mend (a bad flag value, a
+    missing or existing file) ends the process with its message and exit
+    status 2, without a traceback."""
+    function = {
+        "train": train,
+        "eval": evaluate,
+        "sample": sample,
+        "complete": complete,
+        "export": export,
+    }[command]
+    try:
+        return function(config)
+    except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

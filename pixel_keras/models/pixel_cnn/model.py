@@ -3,20 +3,18 @@
 import keras
 from keras import ops
 
+from pixel_keras.conditioning import ConditionSpec
 from pixel_keras.layers import MaskedConv2D
-from pixel_keras.models.autoregressive import check_conditional_shape
+from pixel_keras.models import categorical
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import image_inputs
-from pixel_keras.models.categorical_head import CategoricalPixelModel
-from pixel_keras.models.categorical_head import add_class_bias
-from pixel_keras.models.categorical_head import check_stack_arguments
-from pixel_keras.models.categorical_head import output_stack
-from pixel_keras.models.categorical_head import MAX_LEVELS
-from pixel_keras.models.categorical_head import pixel_encoding
+from pixel_keras.models.pixel_cnn import cached_sampler
+from pixel_keras.models.pixel_cnn.layer_names import block_layer
+from pixel_keras.models.pixel_cnn.presets import PIXEL_CNN_PRESETS
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
-class PixelCNN(CategoricalPixelModel):
+class PixelCNN(categorical.CategoricalPixelModel):
     """PixelCNN: masked convolutions and a softmax per sub-pixel.
 
     A 7 x 7 mask-A convolution to 2h channels, `num_layers` residual blocks
@@ -51,7 +49,7 @@ class PixelCNN(CategoricalPixelModel):
 
     Call arguments:
         inputs: float `(batch, height, width, channels)` images with integer
-            values in `[0, num_levels - 1]`, or `{"images", "labels"}`.
+            values in `[0, num_levels - 1]`, or `{"images", "condition"}`.
 
     Returns:
         `(batch, height, width, channels * num_levels)` logits (`channels`
@@ -70,7 +68,7 @@ class PixelCNN(CategoricalPixelModel):
         Networks. ICML 2016. https://arxiv.org/abs/1601.06759
     """
 
-    preset_family = "pixel_cnn"
+    presets = PIXEL_CNN_PRESETS
     config_keys = (
         "image_shape",
         "num_levels",
@@ -97,16 +95,16 @@ class PixelCNN(CategoricalPixelModel):
         **kwargs,
     ):
         image_shape = check_image_arguments(
-            image_shape, num_levels, num_classes, max_levels=MAX_LEVELS
+            image_shape, num_levels, max_levels=categorical.MAX_LEVELS
         )
-        conditional_shape = check_conditional_shape(conditional_shape, num_classes)
+        condition_spec = ConditionSpec(num_classes, conditional_shape)
         channels = image_shape[-1]
-        check_stack_arguments(channels, num_filters, num_layers, output_filters)
+        categorical.check_stack_arguments(channels, num_filters, num_layers, output_filters)
 
-        inputs, images, condition = image_inputs(
-            image_shape, num_classes, conditional_shape
+        inputs, images, condition = image_inputs(image_shape, condition_spec)
+        encoded = categorical.pixel_encoding(num_levels, input_encoding, embedding_dim)(
+            images
         )
-        encoded = pixel_encoding(num_levels, input_encoding, embedding_dim)(images)
 
         def masked(filters, kernel_size, name, mask_type="B"):
             return MaskedConv2D(
@@ -117,16 +115,14 @@ class PixelCNN(CategoricalPixelModel):
                 name=name,
             )
 
-        x = masked(2 * num_filters, 7, "input_conv", mask_type="A")(
-            encoded
-        )
+        x = masked(2 * num_filters, 7, categorical.INPUT_CONV, mask_type="A")(encoded)
         for i in range(num_layers):
-            x = add_class_bias(x, condition, f"block_{i}_class_bias")
-            y = masked(num_filters, 1, f"block_{i}_reduce")(ops.relu(x))
-            y = masked(num_filters, 3, f"block_{i}_conv")(ops.relu(y))
-            y = masked(2 * num_filters, 1, f"block_{i}_expand")(ops.relu(y))
+            x = categorical.add_condition_bias(x, condition, block_layer(i, "class_bias"))
+            y = masked(num_filters, 1, block_layer(i, "reduce"))(ops.relu(x))
+            y = masked(num_filters, 3, block_layer(i, "conv"))(ops.relu(y))
+            y = masked(2 * num_filters, 1, block_layer(i, "expand"))(ops.relu(y))
             x = x + y
-        outputs = output_stack(x, output_filters, image_shape, num_levels)
+        outputs = categorical.output_stack(x, output_filters, image_shape, num_levels)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
 
         self.image_shape = image_shape
@@ -135,6 +131,11 @@ class PixelCNN(CategoricalPixelModel):
         self.num_layers = num_layers
         self.output_filters = output_filters
         self.num_classes = num_classes
-        self.conditional_shape = conditional_shape
+        self.conditional_shape = condition_spec.shape
+        self.condition_spec = condition_spec
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
+
+    def build_cached_loop(self):
+        """The cached sampling loop (`cached_sampler.py`)."""
+        return cached_sampler.build_loop(self)

@@ -2,24 +2,25 @@
 
 import keras
 
+from pixel_keras.conditioning import ConditionSpec
 from pixel_keras.layers import DiagonalBiLSTM
 from pixel_keras.layers import MaskedConv2D
 from pixel_keras.layers import RowLSTM
-from pixel_keras.models.autoregressive import check_conditional_shape
+from pixel_keras.models import categorical
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import image_inputs
-from pixel_keras.models.categorical_head import CategoricalPixelModel
-from pixel_keras.models.categorical_head import add_class_bias
-from pixel_keras.models.categorical_head import check_stack_arguments
-from pixel_keras.models.categorical_head import output_stack
-from pixel_keras.models.categorical_head import MAX_LEVELS
-from pixel_keras.models.categorical_head import pixel_encoding
+from pixel_keras.models.pixel_rnn import diagonal_bilstm_sampler
+from pixel_keras.models.pixel_rnn import row_lstm_sampler
+from pixel_keras.models.pixel_rnn.layer_names import INPUT_CONV_BACKWARD
+from pixel_keras.models.pixel_rnn.layer_names import SKIP_SUM
+from pixel_keras.models.pixel_rnn.layer_names import layer_part
+from pixel_keras.models.pixel_rnn.presets import PIXEL_RNN_PRESETS
 
 KINDS = ("row_lstm", "diagonal_bilstm")
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
-class PixelRNN(CategoricalPixelModel):
+class PixelRNN(categorical.CategoricalPixelModel):
     """PixelRNN: a stack of Row LSTM or Diagonal BiLSTM layers.
 
     A 7 x 7 mask-A convolution to 2h channels, then `num_layers` recurrent
@@ -59,7 +60,7 @@ class PixelRNN(CategoricalPixelModel):
 
     Call arguments:
         inputs: float `(batch, height, width, channels)` images with integer
-            values in `[0, num_levels - 1]`, or `{"images", "labels"}`.
+            values in `[0, num_levels - 1]`, or `{"images", "condition"}`.
 
     Returns:
         `(batch, height, width, channels * num_levels)` logits (`channels`
@@ -78,7 +79,7 @@ class PixelRNN(CategoricalPixelModel):
         Networks. ICML 2016. https://arxiv.org/abs/1601.06759
     """
 
-    preset_family = "pixel_rnn"
+    presets = PIXEL_RNN_PRESETS
     config_keys = (
         "image_shape",
         "num_levels",
@@ -107,20 +108,24 @@ class PixelRNN(CategoricalPixelModel):
         **kwargs,
     ):
         image_shape = check_image_arguments(
-            image_shape, num_levels, num_classes, max_levels=MAX_LEVELS
+            image_shape, num_levels, max_levels=categorical.MAX_LEVELS
         )
-        conditional_shape = check_conditional_shape(conditional_shape, num_classes)
+        condition_spec = ConditionSpec(num_classes, conditional_shape)
         if kind not in KINDS:
             raise ValueError(f"Expected `kind` in {KINDS}. Received: kind={kind!r}")
         channels = image_shape[-1]
-        check_stack_arguments(channels, num_filters, num_layers, output_filters)
+        categorical.check_stack_arguments(channels, num_filters, num_layers, output_filters)
 
-        inputs, images, condition = image_inputs(
-            image_shape, num_classes, conditional_shape
+        inputs, images, condition = image_inputs(image_shape, condition_spec)
+        encoded = categorical.pixel_encoding(num_levels, input_encoding, embedding_dim)(
+            images
         )
-        encoded = pixel_encoding(num_levels, input_encoding, embedding_dim)(images)
         x = MaskedConv2D(
-            2 * num_filters, 7, mask_type="A", num_channel_groups=channels, name="input_conv"
+            2 * num_filters,
+            7,
+            mask_type="A",
+            num_channel_groups=channels,
+            name=categorical.INPUT_CONV,
         )(encoded)
         backward_inputs = None
         if kind == "diagonal_bilstm":
@@ -129,30 +134,32 @@ class PixelRNN(CategoricalPixelModel):
             # reaches every pixel of the next row, not only those within
             # reach of the mask-A window.
             backward_inputs = MaskedConv2D(
-                2 * num_filters, 7, mask_type="B", name="input_conv_backward"
+                2 * num_filters, 7, mask_type="B", name=INPUT_CONV_BACKWARD
             )(encoded)
         skips = []
         for i in range(num_layers):
-            x = add_class_bias(x, condition, f"layer_{i}_class_bias")
+            x = categorical.add_condition_bias(x, condition, layer_part(i, "class_bias"))
             if kind == "row_lstm":
-                lstm = RowLSTM(num_filters, num_channel_groups=channels, name=f"layer_{i}_lstm")
+                lstm = RowLSTM(
+                    num_filters, num_channel_groups=channels, name=layer_part(i, "lstm")
+                )
                 y = lstm(x)
             else:
                 lstm = DiagonalBiLSTM(
-                    num_filters, num_channel_groups=channels, name=f"layer_{i}_lstm"
+                    num_filters, num_channel_groups=channels, name=layer_part(i, "lstm")
                 )
                 y = lstm(x, backward_inputs=backward_inputs if i == 0 else None)
             y = MaskedConv2D(
-                2 * num_filters, 1, num_channel_groups=channels, name=f"layer_{i}_residual"
+                2 * num_filters, 1, num_channel_groups=channels, name=layer_part(i, "residual")
             )(y)
             x = x + y
             skips.append(
                 MaskedConv2D(
-                    2 * num_filters, 1, num_channel_groups=channels, name=f"layer_{i}_skip"
+                    2 * num_filters, 1, num_channel_groups=channels, name=layer_part(i, "skip")
                 )(x)
             )
-        outputs = output_stack(
-            keras.layers.Add(name="skip_sum")(skips) if len(skips) > 1 else skips[0],
+        outputs = categorical.output_stack(
+            keras.layers.Add(name=SKIP_SUM)(skips) if len(skips) > 1 else skips[0],
             output_filters,
             image_shape,
             num_levels,
@@ -166,6 +173,14 @@ class PixelRNN(CategoricalPixelModel):
         self.num_layers = num_layers
         self.output_filters = output_filters
         self.num_classes = num_classes
-        self.conditional_shape = conditional_shape
+        self.conditional_shape = condition_spec.shape
+        self.condition_spec = condition_spec
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
+
+    def build_cached_loop(self):
+        """The cached sampling loop of the model's kind
+        (`row_lstm_sampler.py`, `diagonal_bilstm_sampler.py`)."""
+        if self.kind == "row_lstm":
+            return row_lstm_sampler.build_loop(self)
+        return diagonal_bilstm_sampler.build_loop(self)

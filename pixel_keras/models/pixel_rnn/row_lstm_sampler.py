@@ -19,8 +19,9 @@ cell at a time, so nothing is left uncached.
 
 import tensorflow as tf
 
-from pixel_keras.cached_sampling import subpixel
 from pixel_keras.layers.lstm_gates import lstm_update
+from pixel_keras.models.pixel_rnn.layer_names import layer_part
+from pixel_keras.sampling import subpixel
 
 
 class _RowLSTMNetwork:
@@ -28,22 +29,22 @@ class _RowLSTMNetwork:
 
     image_rows = 0
 
-    def __init__(self, model, conditioning, batch):
+    def __init__(self, model, condition, batch):
         self.batch = batch
         self.num_layers = model.num_layers
         self.units = model.num_filters
         self.width = model.image_shape[1]
-        class_biases = subpixel.class_biases(
-            model, [f"layer_{i}_class_bias" for i in range(self.num_layers)], conditioning
+        self.condition_biases = subpixel.condition_biases(
+            model, [layer_part(i, "class_bias") for i in range(self.num_layers)], condition
         )
-        # The first layer's class bias joins the input convolution; the
+        # The first layer's condition bias joins the input convolution; the
         # others are added to the stream, after the previous skip reads it.
-        self.input_bias, self.class_biases = class_biases[0], class_biases
+        self.input_conv = model.cached_input_convolution(self.condition_biases[0])
         left, self.centre_kernels = [], []
         state_kernels, state_biases = [], []
         self.residual = []
         for i in range(self.num_layers):
-            lstm = model.get_layer(f"layer_{i}_lstm")
+            lstm = model.get_layer(layer_part(i, "lstm"))
             half = lstm.kernel_size // 2
             kernel = subpixel.masked_kernel(lstm.input_to_state)[0]
             streams = kernel.shape[1]
@@ -51,14 +52,16 @@ class _RowLSTMNetwork:
             self.centre_kernels.append(kernel[half])
             state_kernels.append(tf.convert_to_tensor(lstm.state_kernel))
             state_biases.append(tf.convert_to_tensor(lstm.bias))
-            residual = model.get_layer(f"layer_{i}_residual")
+            residual = model.get_layer(layer_part(i, "residual"))
             self.residual.append(subpixel.pointwise(residual))
         self.half, self.streams = half, streams
         self.left_kernel = tf.stack(left)
         self.state_kernel = tf.stack(state_kernels)
         self.state_bias = tf.stack(state_biases)[:, tf.newaxis]
-        self.skip_sum = subpixel.SkipSum(model)
-        self.output_stack = subpixel.OutputStack(model)
+        self.skip_sum = subpixel.SkipSum(
+            [model.get_layer(layer_part(i, "skip")) for i in range(self.num_layers)]
+        )
+        self.output_stack = model.cached_output_stack()
 
     def initial_state(self):
         # Hidden and cell states of the row above, (W, N, B, 2u): zero above
@@ -89,8 +92,8 @@ class _RowLSTMNetwork:
         gates_above, cells_above = pixel_context
         inputs, states, outputs = [], [], []
         for i in range(self.num_layers):
-            if i > 0 and self.class_biases[i] is not None:
-                features = features + self.class_biases[i]
+            if i > 0 and self.condition_biases[i] is not None:
+                features = features + self.condition_biases[i]
             inputs.append(features)
             gates = gates_above[i] + tf.matmul(features, self.centre_kernels[i])
             hidden, cell = lstm_update(gates, cells_above[i])
@@ -111,7 +114,7 @@ def build_loop(model):
     return subpixel.build_loop(model, _RowLSTMNetwork)
 
 
-def cached_logits(model, images, conditioning=None):
+def cached_logits(model, images, condition=None):
     """The logits the cached loop computes for `images`, which equal the
     full network's (`subpixel.teacher_forced_logits`)."""
-    return subpixel.teacher_forced_logits(model, _RowLSTMNetwork, images, conditioning)
+    return subpixel.teacher_forced_logits(model, _RowLSTMNetwork, images, condition)

@@ -12,7 +12,7 @@ positions, which never change once drawn. What is cached, per residual block
   1 x 1 layers.
 
 The 7 x 7 mask-A input convolution and the output stack are handled by
-`subpixel.build_loop` in the same way (rows above once per row, the three
+`pixel_keras.sampling.subpixel` in the same way (rows above once per row, the three
 pixels to the left once per pixel, the centre per sub-pixel). Nothing is
 left uncached: each pixel costs one pass of the network at that pixel per
 channel.
@@ -20,7 +20,8 @@ channel.
 
 import tensorflow as tf
 
-from pixel_keras.cached_sampling import subpixel
+from pixel_keras.models.pixel_cnn.layer_names import block_layer
+from pixel_keras.sampling import subpixel
 
 
 class _PixelCNNNetwork:
@@ -28,28 +29,27 @@ class _PixelCNNNetwork:
 
     image_rows = 0
 
-    def __init__(self, model, conditioning, batch):
+    def __init__(self, model, condition, batch):
         self.batch = batch
         self.num_layers = model.num_layers
         self.units = model.num_filters
         self.width = model.image_shape[1]
-        class_biases = subpixel.class_biases(
-            model, [f"block_{i}_class_bias" for i in range(self.num_layers)], conditioning
+        condition_biases = subpixel.condition_biases(
+            model, [block_layer(i, "class_bias") for i in range(self.num_layers)], condition
         )
-        # The first block's class bias joins the input convolution; each
+        # The first block's condition bias joins the input convolution; each
         # later one joins the previous block's last bias (it is added to the
         # sum of that block's input and output).
-        self.input_bias = class_biases[0]
+        self.input_conv = model.cached_input_convolution(condition_biases[0])
         self.reduce, self.expand = [], []
         above, left, centre, conv_bias = [], [], [], []
         for i in range(self.num_layers):
-            reduce = model.get_layer(f"block_{i}_reduce")
-            self.reduce.append(subpixel.pointwise(reduce))
-            kernel, bias = subpixel.pointwise(model.get_layer(f"block_{i}_expand"))
-            if i + 1 < self.num_layers and class_biases[i + 1] is not None:
-                bias = bias + class_biases[i + 1]
+            self.reduce.append(subpixel.pointwise(model.get_layer(block_layer(i, "reduce"))))
+            kernel, bias = subpixel.pointwise(model.get_layer(block_layer(i, "expand")))
+            if i + 1 < self.num_layers and condition_biases[i + 1] is not None:
+                bias = bias + condition_biases[i + 1]
             self.expand.append((kernel, bias))
-            conv = model.get_layer(f"block_{i}_conv")
+            conv = model.get_layer(block_layer(i, "conv"))
             kernel = subpixel.masked_kernel(conv)
             half = conv.kernel_size[0] // 2
             if conv.kernel_size != (2 * half + 1, 2 * half + 1):
@@ -68,7 +68,7 @@ class _PixelCNNNetwork:
         self.left_kernel = tf.stack(left)
         self.centre_kernels = centre
         self.conv_bias = tf.stack(conv_bias)[:, tf.newaxis]
-        self.output_stack = subpixel.OutputStack(model)
+        self.output_stack = model.cached_output_stack()
 
     def initial_state(self):
         # The convolutions' inputs on the last `half` rows, (half, W, N, B,
@@ -117,7 +117,7 @@ def build_loop(model):
     return subpixel.build_loop(model, _PixelCNNNetwork)
 
 
-def cached_logits(model, images, conditioning=None):
+def cached_logits(model, images, condition=None):
     """The logits the cached loop computes for `images`, which equal the
     full network's (`subpixel.teacher_forced_logits`)."""
-    return subpixel.teacher_forced_logits(model, _PixelCNNNetwork, images, conditioning)
+    return subpixel.teacher_forced_logits(model, _PixelCNNNetwork, images, condition)

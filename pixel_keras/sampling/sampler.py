@@ -1,0 +1,213 @@
+"""Autoregressive sampling and completion: the entry points and the dispatch.
+
+A model is sampled one pixel at a time in raster order. All randomness is
+drawn up front from one stateless seed per image (`noise.py`), so
+
+- image `i` depends only on its own seed (not on the batch it is in), and
+- any two samplers that consume the same noise give the same images.
+
+Two loops consume that noise, each a `tf.while_loop` inside one
+`tf.function` (so that they also run inside an exported SavedModel):
+
+- `method="cached"` (the default): the model's own cached loop,
+  `model.build_cached_loop()`, which at each step computes only what the new
+  pixel changes (each model family keeps it beside the model);
+- `method="naive"`: the whole network once per pixel (or sub-pixel),
+  `naive.py`. It is the reference the cached loops are tested against: both
+  give the same images for the same seeds.
+
+A model is anything with `image_shape`, `num_levels`, `condition_spec` (a
+`pixel_keras.conditioning.ConditionSpec`), `samples_subpixels`,
+`sample_dtype`, `make_inputs(images, condition)`,
+`output_distribution(outputs, temperature)`, `build_cached_loop()` and a
+call that maps inputs to `(batch, height, width, num_params)`; a sub-pixel
+model also has `channel_logits(outputs)`.
+"""
+
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+from pixel_keras.sampling import naive
+from pixel_keras.sampling.noise import noise_per_image
+from pixel_keras.sampling.noise import per_image_seeds
+
+# The sampling methods: "cached" computes only what each new pixel changes
+# (the model's `build_cached_loop()`); "naive" runs the whole network per
+# pixel and is the reference the cached loops are tested against.
+METHODS = ("cached", "naive")
+
+# The traced loops of each model, by method, dropped with the model.
+_LOOPS = weakref.WeakKeyDictionary()
+
+
+def _loop(model, method):
+    """The traced sampling loop of `model` for `method`, built once."""
+    loops = _LOOPS.setdefault(model, {})
+    if method not in loops:
+        if method == "cached":
+            loops[method] = model.build_cached_loop()
+        elif model.samples_subpixels:
+            loops[method] = naive.naive_subpixel_loop(model)
+        else:
+            loops[method] = naive.naive_loop(model)
+    return loops[method]
+
+
+def check_method(method):
+    """Raises a ValueError unless `method` is one of `METHODS`."""
+    if method not in METHODS:
+        raise ValueError(
+            f"Expected `method` to be one of {METHODS}. Received: method={method!r}"
+        )
+    return method
+
+
+def _check_temperature(temperature, num):
+    """A positive scalar, or one per image: float32 `[num]`."""
+    if isinstance(temperature, (int, float)) and not temperature > 0:
+        raise ValueError(
+            f"Expected a positive `temperature`. Received: temperature={temperature}"
+        )
+    temperature = tf.cast(temperature, tf.float32)
+    if temperature.shape.rank not in (0, 1) or (
+        temperature.shape.rank == 1 and temperature.shape[0] not in (None, num)
+    ):
+        raise ValueError(
+            f"Expected `temperature` to be a scalar or of shape ({num},). "
+            f"Received: temperature.shape={tuple(temperature.shape)}"
+        )
+    if tf.executing_eagerly() and not bool(tf.reduce_all(temperature > 0)):
+        raise ValueError(
+            f"Expected a positive `temperature`. Received: {temperature.numpy()}"
+        )
+    return tf.broadcast_to(temperature, [num])
+
+
+def sample(
+    model, num, seed, condition=None, temperature=1.0, method="cached", *, labels=None
+):
+    """Draws `num` images from `model`, one pixel at a time.
+
+    Args:
+        model: a pixel_keras model (see the module docstring).
+        num: positive int, the number of images.
+        seed: int, int `[2]`, or int `[num, 2]` per-image seeds.
+        condition: the model's condition for each image (int class labels
+            `(num,)`, or values `(num, *conditional_shape)`), or None for an
+            unconditional model.
+        temperature: positive float, or float `(num,)` (one per image),
+            passed to `model.output_distribution`.
+        method: `"cached"` (the default: each step computes only what the
+            new pixel changes) or `"naive"` (the whole network per pixel;
+            the reference). Both give the same images for the same seeds.
+        labels: deprecated name of `condition`.
+
+    Returns:
+        uint8 `(num, height, width, channels)` images (int32 above 256
+        levels).
+    """
+    if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
+        raise ValueError(f"Expected `num` to be a positive int. Received: num={num!r}")
+    num = int(num)
+    images = tf.zeros([num, *model.image_shape], tf.float32)
+    known = tf.zeros([num, *model.image_shape[:2]], tf.bool)
+    condition = model.condition_spec.resolve(condition, labels)
+    return _run(model, images, known, seed, condition, temperature, method)
+
+
+def complete(
+    model,
+    images,
+    known_mask,
+    seed,
+    condition=None,
+    temperature=1.0,
+    method="cached",
+    *,
+    labels=None,
+):
+    """Fills the unknown pixels of `images`, keeping known pixels exactly.
+
+    Args:
+        model: a pixel_keras model.
+        images: `(batch, height, width, channels)` integer-valued images in
+            `[0, num_levels - 1]` (the values of unknown pixels are ignored).
+        known_mask: bool or 0/1 `(batch, height, width)`, True where known.
+        seed: int, int `[2]`, or int `[batch, 2]` per-image seeds.
+        condition: as for `sample`, one per image.
+        temperature: positive float.
+        method: `"cached"` or `"naive"`, as for `sample`.
+        labels: deprecated name of `condition`.
+
+    Returns:
+        images of the same shape, of `model.sample_dtype`.
+    """
+    images = tf.convert_to_tensor(images)
+    expected = tuple(model.image_shape)
+    if images.shape.rank != 4 or tuple(images.shape[1:]) != expected:
+        raise ValueError(
+            f"Expected `images` of shape (batch, {', '.join(map(str, expected))}). "
+            f"Received: images.shape={tuple(images.shape)}"
+        )
+    known_mask = tf.convert_to_tensor(known_mask)
+    if tuple(known_mask.shape) != tuple(images.shape[:3]):
+        raise ValueError(
+            f"Expected `known_mask` of shape {tuple(images.shape[:3])} "
+            "(batch, height, width), matching `images`. "
+            f"Received: known_mask.shape={tuple(known_mask.shape)}"
+        )
+    if known_mask.dtype != tf.bool:
+        if not (known_mask.dtype.is_integer or known_mask.dtype.is_floating):
+            raise ValueError(
+                "Expected a bool or 0/1 `known_mask`. "
+                f"Received: dtype {known_mask.dtype.name}"
+            )
+        known_mask = tf.not_equal(known_mask, 0)
+    images = tf.cast(images, tf.float32)
+    if tf.executing_eagerly():
+        values = images.numpy()
+        top = model.num_levels - 1
+        if values.size and (
+            values.min() < 0 or values.max() > top or np.any(values != np.round(values))
+        ):
+            raise ValueError(
+                f"Expected `images` with integer values in [0, {top}]. "
+                f"Received: values in [{values.min()}, {values.max()}]"
+            )
+    condition = model.condition_spec.resolve(condition, labels)
+    return _run(model, images, known_mask, seed, condition, temperature, method)
+
+
+def _run(model, images, known, seed, condition, temperature, method):
+    check_method(method)
+    num = images.shape[0]
+    condition = model.condition_spec.check(condition, batch=num)
+    temperature = _check_temperature(temperature, num)
+    seeds = per_image_seeds(seed, num)
+    return draw(model, images, known, seeds, condition, temperature, method)
+
+
+def draw(model, images, known, seeds, condition, temperature, method="cached"):
+    """The sampling loop on checked tensors; traceable with an unknown batch.
+
+    `sample` and `complete` check their arguments and call this; an exported
+    serving function (which checks its requests in the graph) calls it too.
+
+    Args:
+        model: a pixel_keras model.
+        images: float32 `(batch, height, width, channels)`, the known values.
+        known: bool `(batch, height, width)`.
+        seeds: int32 `(batch, 2)`, one stateless seed per image.
+        condition: the model's condition, checked (int32 labels `(batch,)`,
+            float32 `(batch, *conditional_shape)`), or None.
+        temperature: float32 `(batch,)`.
+        method: `"cached"` or `"naive"`.
+
+    Returns:
+        Images of `model.sample_dtype`.
+    """
+    noise = noise_per_image(model, seeds)
+    loop = _loop(model, check_method(method))
+    return loop(images, known, condition, *noise, temperature)

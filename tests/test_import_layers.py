@@ -1,0 +1,27 @@
+"""The import contracts of pyproject.toml hold (import-linter).
+
+Imports flow one way (layers -> distributions -> sampling -> models ->
+training / data -> export -> command line), the model families do not
+import one another, and the sampling loops import no model.
+"""
+
+import os
+import shutil
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_import_contracts_are_kept():
+    lint_imports = shutil.which("lint-imports")
+    assert lint_imports, "import-linter is not installed (pip install -r requirements.txt)"
+    run = subprocess.run(
+        [lint_imports, "--no-cache"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "0 broken" in run.stdout
