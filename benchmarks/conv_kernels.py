@@ -18,12 +18,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import sys  # noqa: E402
-
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from machine import machine_summary  # noqa: E402
 from pixel_keras.layers.padded_conv2d import padded_conv2d  # noqa: E402
 
 
@@ -82,7 +80,8 @@ def main():
         ("down-right 2x2, ours", ours(down_right), [2, 2, cin, cout]),
     ]
     results = {name: _forward_and_backward(conv, shape, inputs) for name, conv, shape in rows}
-    print(f"TF {tf.__version__}, {os.cpu_count()} CPUs, input {tuple(inputs.shape)} -> {cout} channels")
+    print(machine_summary())
+    print(f"input {tuple(inputs.shape)} -> {cout} channels")
     print(f"{'layer':32s} {'forward ms':>11s} {'backward ms':>12s}")
     for name, (forward, backward) in results.items():
         print(f"{name:32s} {forward:11.2f} {backward:12.2f}")

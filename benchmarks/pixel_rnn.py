@@ -17,18 +17,15 @@ Usage (from the repository root):
 
 import argparse
 import os
-import platform
 import statistics
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
+from machine import machine_summary  # noqa: E402
 from pixel_keras.models import PixelCNN  # noqa: E402
 from pixel_keras.models import PixelRNN  # noqa: E402
 
@@ -86,10 +83,9 @@ def main(argv=None):
                 model.train_on_batch(images)
             seconds[name].append((time.perf_counter() - start) / args.steps)
 
+    print(f"# {machine_summary()}")
     print(
-        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"TF {tf.__version__}, Keras {keras.__version__}; "
-        f"{args.image_size}x{args.image_size}x{args.channels}, {args.num_levels} levels, "
+        f"# {args.image_size}x{args.image_size}x{args.channels}, {args.num_levels} levels, "
         f"h={args.num_filters}, {args.num_layers} layers, batch {args.batch_size}, "
         f"median of {args.repeats} x {args.steps} steps"
     )

@@ -68,21 +68,23 @@ Usage (from the repository root):
 
 import argparse
 import gc
+import io
 import math
 import os
 import sys
 import time
-from xml.sax.saxutils import escape
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_REPO_ROOT = os.path.dirname(_HERE)
-for _path in (_REPO_ROOT, _HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
-import vs_tfp  # noqa: E402  (machine_summary)
+import machine  # noqa: E402
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")  # files only, no display
+from matplotlib import pyplot  # noqa: E402
+
+from pixel_keras import images as images_lib  # noqa: E402
+from pixel_keras import training  # noqa: E402
 
 MODELS = ("pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "tfp")
 # Train bits/dim at the end is computed over at most this many train images.
@@ -152,8 +154,6 @@ def _train_batches(dataset, args):
     a new iterator every epoch, which cost 0.7-2 s per epoch with the tiny
     PixelCNN++ on 2 CPU cores (about as much as 10-20 of its steps).
     """
-    from pixel_keras import training
-
     train, _ = training.input_pipelines(dataset, args.batch_size, False, args.seed)
     return train.repeat()
 
@@ -194,31 +194,14 @@ def _unmasked_params(model):
     return model.count_params() - int(masked_out)
 
 
-def _with_ema(model, fn):
-    """`fn()` with the optimizer's EMA weights in the model, if it keeps them."""
-    optimizer = model.optimizer
-    if not (getattr(optimizer, "use_ema", False) and optimizer.built):
-        return fn()
-    raw = [variable.numpy() for variable in model.trainable_variables]
-    optimizer.finalize_variable_values(model.trainable_variables)
-    try:
-        return fn()
-    finally:
-        for variable, value in zip(model.trainable_variables, raw):
-            variable.assign(value)
-
-
 def _evaluate_ours(model, examples):
     """Test bits/dim, with the optimizer's EMA weights if it keeps them."""
-    from pixel_keras import training
-
-    return _with_ema(model, lambda: training.evaluate(model, examples)["bits_per_dim"])
+    with training.ema_weights(model):
+        return training.evaluate(model, examples)["bits_per_dim"]
 
 
 def run_ours(name, dataset, args, log):
     import keras
-
-    from pixel_keras import training
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(args.seed)
@@ -265,9 +248,8 @@ def run_ours(name, dataset, args, log):
         model, dataset.train.take(_TRAIN_EVAL_LIMIT)
     )
     if args.samples:
-        result["samples"] = _with_ema(
-            model, lambda: model.sample(_NUM_SAMPLES, seed=args.seed).numpy()
-        )
+        with training.ema_weights(model):
+            result["samples"] = model.sample(_NUM_SAMPLES, seed=args.seed).numpy()
     return result, tracker
 
 
@@ -352,80 +334,29 @@ def run_tfp(dataset, args, log):
 
 # --- The plot --------------------------------------------------------------------
 
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
+def plot(series, title, x_label, y_label, legend_title=""):
+    """A line plot of `series`, [(name, [(x, y), ...])], one line each, as
+    a matplotlib figure."""
+    figure, axes = pyplot.subplots(figsize=(8, 4.6))
+    for name, points in series:
+        xs, ys = zip(*points) if points else ((), ())
+        axes.plot(xs, ys, marker="o", markersize=3, linewidth=2, label=name)
+    axes.set_title(title)
+    axes.set_xlabel(x_label)
+    axes.set_ylabel(y_label)
+    axes.set_xlim(left=0)
+    axes.grid(color="#ddd")
+    axes.legend(title=legend_title, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+    figure.tight_layout()
+    return figure
 
 
-def _ticks(low, high, count=6):
-    """About `count` round values (1, 2 or 5 x 10^k apart) covering [low, high]."""
-    if high <= low:
-        low, high = low - 0.5, high + 0.5
-    raw = (high - low) / count
-    step = 10.0 ** math.floor(math.log10(raw))
-    step *= next(m for m in (1, 2, 5, 10) if m * step >= raw)
-    first, last = math.floor(low / step + 1e-9), math.ceil(high / step - 1e-9)
-    digits = max(0, -math.floor(math.log10(step)))
-    return [(i * step, f"{i * step:.{digits}f}") for i in range(first, last + 1)]
-
-
-def render_svg(series, title, x_label, y_label, legend_title=""):
-    """An SVG line plot: `series` is [(name, [(x, y), ...])], one line each."""
-    width, height, left, right, top, bottom = 800, 460, 70, 230, 40, 60
-    plot_w, plot_h = width - left - right, height - top - bottom
-    xs = [0.0] + [x for _, points in series for x, _ in points]
-    ys = [y for _, points in series for _, y in points] or [0.0]
-    x_ticks, y_ticks = _ticks(0.0, max(xs)), _ticks(min(ys), max(ys))
-    (x0, _), (x1, _) = x_ticks[0], x_ticks[-1]
-    (y0, _), (y1, _) = y_ticks[0], y_ticks[-1]
-
-    def sx(x):
-        return left + (x - x0) / (x1 - x0) * plot_w
-
-    def sy(y):
-        return top + plot_h - (y - y0) / (y1 - y0) * plot_h
-
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">',
-        f'<rect width="{width}" height="{height}" fill="white"/>',
-        f'<text x="{left + plot_w / 2}" y="22" text-anchor="middle" '
-        f'font-size="15">{escape(title)}</text>',
-    ]
-    for x, label in x_ticks:
-        out.append(f'<line x1="{sx(x):.1f}" y1="{top}" x2="{sx(x):.1f}" '
-                   f'y2="{top + plot_h + 5}" stroke="#ddd"/>')
-        out.append(f'<text x="{sx(x):.1f}" y="{top + plot_h + 19}" '
-                   f'text-anchor="middle">{label}</text>')
-    for y, label in y_ticks:
-        out.append(f'<line x1="{left - 5}" y1="{sy(y):.1f}" x2="{left + plot_w}" '
-                   f'y2="{sy(y):.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 8}" y="{sy(y) + 4:.1f}" text-anchor="end">{label}</text>')
-    out.append(f'<polyline points="{left},{top} {left},{top + plot_h} '
-               f'{left + plot_w},{top + plot_h}" fill="none" stroke="black"/>')
-    out.append(f'<text x="{left + plot_w / 2}" y="{height - 15}" '
-               f'text-anchor="middle">{escape(x_label)}</text>')
-    out.append(f'<text transform="translate(18 {top + plot_h / 2}) rotate(-90)" '
-               f'text-anchor="middle">{escape(y_label)}</text>')
-    out.append(f'<text x="{left + plot_w + 15}" y="{top + 4}">{escape(legend_title)}</text>')
-    for i, (name, points) in enumerate(series):
-        colour = _COLOURS[i % len(_COLOURS)]
-        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in points)
-        out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
-        out.extend(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"/>'
-                   for x, y in points)
-        key_y = top + 24 + 20 * i
-        out.append(f'<line x1="{left + plot_w + 15}" y1="{key_y}" x2="{left + plot_w + 40}" '
-                   f'y2="{key_y}" stroke="{colour}" stroke-width="2"/>')
-        out.append(f'<text x="{left + plot_w + 46}" y="{key_y + 4}">{escape(name)}</text>')
-    out.append("</svg>")
-    return "\n".join(out) + "\n"
-
-
-def _write_new_file(path, text, flag):
-    from pixel_keras import images as images_lib
-
+def _write_new_file(path, data, flag):
     if os.path.exists(path):
         raise FileExistsError(f"{flag} {path!r} exists; nothing is overwritten.")
-    images_lib.write_file_atomically(path, text.encode("utf-8"))
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    images_lib.write_file_atomically(path, data)
 
 
 # --- Main ------------------------------------------------------------------------
@@ -514,7 +445,11 @@ def parse_args(argv=None):
     )
     parser.add_argument("--batch_size", type=int, default=32, help="images per step")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, dropout, shuffling")
-    parser.add_argument("--plot", default="quality.svg", help="SVG plot to write (must not exist)")
+    parser.add_argument(
+        "--plot",
+        default="quality.svg",
+        help="plot to write, .svg, .png or .pdf (must not exist)",
+    )
     parser.add_argument(
         "--json", default=None, help="also write the raw points here (must not exist)"
     )
@@ -571,7 +506,7 @@ def main(argv=None):
         dataset = data.load(args.dataset, data_dir=args.data_dir, num_levels=args.num_levels)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         sys.exit(f"--dataset {args.dataset!r}: {e}")
-    _log(vs_tfp.machine_summary())
+    _log(machine.machine_summary())
     _log(f"Load average at start: {os.getloadavg()}")
     _log(
         f"Dataset {dataset.name}: {dataset.image_shape}, {dataset.num_levels} levels, "
@@ -615,15 +550,17 @@ def main(argv=None):
         for name, r in results.items()
     ]
     title = f"Test bits/dim on {os.path.basename(str(dataset.name))}, batch {args.batch_size}"
-    svg = render_svg(
+    figure = plot(
         series, title, "training wall-clock seconds", "test bits/dim", "model (final bits/dim)"
     )
-    _write_new_file(args.plot, svg, "--plot")
+    # The figure's format follows the file's extension (.svg, .png, .pdf).
+    image = io.BytesIO()
+    figure.savefig(image, format=os.path.splitext(args.plot)[1][1:] or "svg")
+    pyplot.close(figure)
+    _write_new_file(args.plot, image.getvalue(), "--plot")
     _log(f"Wrote {args.plot}")
     if args.samples:
         import numpy as np
-
-        from pixel_keras import images as images_lib
 
         rows = np.concatenate([results[name].pop("samples") for name in args.models])
         images_lib.write_png(
@@ -632,7 +569,7 @@ def main(argv=None):
         )
         _log(f"Wrote {args.samples}: {_NUM_SAMPLES} samples per model, rows in order {args.models}")
     if args.json:
-        raw = {"args": vars(args), "machine": vs_tfp.machine_summary(), "models": results}
+        raw = {"args": vars(args), "machine": machine.machine_summary(), "models": results}
         _write_new_file(args.json, json.dumps(raw, indent=2) + "\n", "--json")
         _log(f"Wrote {args.json}")
 

@@ -36,18 +36,12 @@ Usage (from the repository root):
 import argparse
 import gc
 import os
-import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_REPO_ROOT = os.path.dirname(_HERE)
-for _path in (_REPO_ROOT, _HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
-import vs_tfp  # noqa: E402  (machine_summary, memory readings)
+import machine  # noqa: E402
 
 # name -> (model, constructor arguments, or a preset name). Dropout is off
 # (sampling never uses it) so that TFP's model is built the same way.
@@ -122,7 +116,7 @@ def _reset_peak_rss():
 
 
 def _peak_rss_mib():
-    return vs_tfp._proc_status_mib("VmHWM") or vs_tfp._maxrss_mib()
+    return machine.proc_status_mib("VmHWM") or machine.maxrss_mib()
 
 
 # --- Timing ------------------------------------------------------------------------
@@ -258,9 +252,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    _log(vs_tfp.machine_summary())
+    _log(machine.machine_summary())
     _reset_peak_rss()
-    _log(f"RSS after imports: {vs_tfp._proc_status_mib('VmRSS') or 0:.0f} MiB")
+    _log(f"RSS after imports: {machine.proc_status_mib('VmRSS') or 0:.0f} MiB")
     if not _reset_peak_rss():
         _log("(no /proc/self/clear_refs: peak RSS is the running maximum)")
     rows = []

@@ -50,9 +50,7 @@ import gc
 import json
 import math
 import os
-import platform
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -60,9 +58,9 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if _REPO_ROOT not in sys.path:
-    sys.path.insert(0, _REPO_ROOT)
+from machine import machine_summary  # noqa: E402
+from machine import maxrss_mib  # noqa: E402
+from machine import proc_status_mib  # noqa: E402
 
 DEFAULT_CONFIGS = ("28x28x1-r1-h2-f32-k5", "32x32x3-r1-h3-f32-k5")
 IMPLEMENTATIONS = ("ours", "tfp")
@@ -249,24 +247,6 @@ def make_images(config, batch_size, seed=0):
 # --- Child process: peak memory ------------------------------------------------
 
 
-def _maxrss_mib():
-    # Linux reports KiB, macOS bytes.
-    scale = 1.0 if sys.platform == "darwin" else 1024.0
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / 2**20
-
-
-def _proc_status_mib(field):
-    """`VmRSS` / `VmHWM` of this process in MiB (Linux), else None."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
 def _import_all():
     # Both children import the same modules, so their baselines match.
     import keras  # noqa: F401
@@ -282,16 +262,16 @@ def child_main(args):
     try:
         _import_all()
         # The RSS after the imports (the same for both implementations).
-        result["baseline_rss_mib"] = _proc_status_mib("VmRSS") or _maxrss_mib()
+        result["baseline_rss_mib"] = proc_status_mib("VmRSS") or maxrss_mib()
         config = parse_config(args.configs)
         bench = _Bench(args._child, config, tfp_weight_norm=args.tfp_weight_norm)
         images = make_images(config, args.batch_size)
         bench.run("train", images, args.warmup + args.steps)
         bench.run("log_prob", images, max(1, args.steps))
-        result["peak_rss_mib"] = _maxrss_mib()
+        result["peak_rss_mib"] = maxrss_mib()
         # The same high-water mark from the kernel's per-process counter, as
         # a check (ru_maxrss would include a big parent's RSS at fork time).
-        result["vm_hwm_mib"] = _proc_status_mib("VmHWM")
+        result["vm_hwm_mib"] = proc_status_mib("VmHWM")
         result["rss_growth_mib"] = result["peak_rss_mib"] - result["baseline_rss_mib"]
     except Exception as e:  # Reported to the parent, which carries on.
         result["error"] = f"{type(e).__name__}: {e}"
@@ -595,38 +575,6 @@ def print_tables(rows, args):
         + ("with" if args.tfp_weight_norm else "without")
         + " weight normalization; its parameter count includes the masked-out "
         "entries of its masked kernels."
-    )
-
-
-def machine_summary():
-    import keras
-    import tensorflow as tf
-    import tensorflow_probability as tfp
-    import tf_keras
-
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count()
-    gpus = tf.config.list_physical_devices("GPU")
-    processor = platform.processor() or platform.machine()
-    model_name = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model_name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (
-        f"Machine: {platform.system()} {processor}"
-        + (f" ({model_name})" if model_name else "")
-        + f", {os.cpu_count()} CPUs ({usable} usable)"
-        + (f", GPUs: {[g.name for g in gpus]}" if gpus else ", no GPU")
-        + f"\nPython {platform.python_version()}, TensorFlow {tf.__version__}, "
-        f"Keras {keras.__version__}, TFP {tfp.__version__}, "
-        f"tf_keras {tf_keras.__version__}"
     )
 
 
