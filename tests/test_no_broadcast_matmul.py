@@ -18,7 +18,6 @@ fails.
 A second test samples for real at the shapes that crashed.
 """
 
-import os
 import signal
 import subprocess
 import sys
@@ -38,9 +37,8 @@ from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelCNNPlusPlus
 from pixel_keras.models import PixelRNN
 from pixel_keras.training import make_optimizer
-from tests.graph_audit import broadcasting_matmuls
+from tests import helpers
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _RNN = dict(num_filters=6, output_filters=8, image_shape=(5, 8, 1))
 # Small models of every family, `num_layers=1` among them: name -> (class,
 # preset overrides of the `tiny` preset).
@@ -140,17 +138,15 @@ def _traced_functions(model, batch):
         lambda images, conditioning: model(model.make_inputs(images, conditioning))
     ).get_concrete_function(images, conditioning)
     log_prob_kwargs = {}
-    if model.num_classes is not None:
-        log_prob_kwargs["labels"] = conditioning
-    elif model.conditional_shape is not None:
+    if conditioning is not None:
         log_prob_kwargs["condition"] = conditioning
     functions["log_prob"] = tf.function(model.log_prob).get_concrete_function(
         images, **log_prob_kwargs
     )
     batch_spec = images
     if log_prob_kwargs:
-        # The training batch of a conditioned model: `{"images", "labels"}`
-        # or `{"images", "condition"}`, the model's own inputs.
+        # The training batch of a conditioned model: `{"images", "condition"}`,
+        # the model's own inputs.
         batch_spec = {"images": images, **log_prob_kwargs}
     functions["train_step"] = tf.function(model.train_step).get_concrete_function(
         batch_spec
@@ -179,7 +175,9 @@ def test_no_traced_function_broadcasts_a_batched_matmul(compiled_models, family,
     functions = _traced_functions(model, batch)
     found = []
     for name, function in functions.items():
-        found += [f"{name} -> {line}" for line in broadcasting_matmuls(function.graph)]
+        found += [
+            f"{name} -> {line}" for line in helpers.broadcasting_matmuls(function.graph)
+        ]
     assert not found, (
         "Broadcasting batched matmuls reach oneDNN's heap-corrupting kernel "
         "(tensorflow#117700); reshape to a 2-D matmul or give both operands "
@@ -210,7 +208,7 @@ def test_the_walk_finds_a_broadcasting_matmul_in_a_nested_loop():
         tf.TensorSpec([1, 18, 6]),
         tf.TensorSpec([1, 4, 18]),
     ).graph
-    found = broadcasting_matmuls(graph)
+    found = helpers.broadcasting_matmuls(graph)
     assert len(found) == 2, found
     assert "(None, 1, 4, 18) x (1, 18, 6)" in found[0] and "while_body" in found[0]
     assert "Einsum" in found[1] and "'...k,kf->...f'" in found[1]
@@ -243,8 +241,8 @@ def test_sampling_at_the_shapes_that_corrupted_the_heap_runs_to_the_end():
     # A subprocess: a corrupted heap aborts the whole interpreter.
     run = subprocess.run(
         [sys.executable, "-c", _SAMPLE_AT_THE_CRASHING_SHAPES],
-        cwd=ROOT,
-        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=""),
+        cwd=helpers.ROOT,
+        env=helpers.subprocess_env(),
         capture_output=True,
         text=True,
         timeout=600,

@@ -1,0 +1,44 @@
+"""`main.py` run as a program: it trains, and bad commands and flags fail
+with a clear message."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests import helpers
+
+ENV = helpers.subprocess_env(PYTHONPATH=helpers.ROOT)
+
+
+def test_batch_not_divisible_by_replicas_fails_in_main(tmp_path):
+    run = subprocess.run(
+        [sys.executable, "main.py", f"--workdir={tmp_path}", "--strategy=mirrored",
+         "--num_cpu_devices=2", "--batch_size=33", "--epochs=1"],
+        cwd=helpers.ROOT, env=ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 2
+    assert "divisible by the 2 replicas" in run.stderr
+
+
+@pytest.mark.slow
+def test_main_py_runs_and_reports_bad_flags(tmp_path):
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="")
+    run = subprocess.run(
+        [sys.executable, "main.py", "train", f"--workdir={tmp_path}", "--epochs=1",
+         "--num_samples=2", "--batch_size=128"],
+        cwd=helpers.ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Test bits/dim" in run.stdout
+    bad = subprocess.run(
+        [sys.executable, "main.py", "fly"], cwd=helpers.ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode != 0 and "fly" in bad.stderr
+    bad_flag = subprocess.run(
+        [sys.executable, "main.py", "--batch_size=0"], cwd=helpers.ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad_flag.returncode != 0 and "batch_size" in bad_flag.stderr

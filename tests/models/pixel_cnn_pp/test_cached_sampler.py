@@ -1,0 +1,108 @@
+"""The cached PixelCNN++ sampler: the same network, the same draws."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pixel_keras import sampling
+from pixel_keras.models.pixel_cnn_pp import cached_sampler as cached
+from tests import helpers
+
+# (image_shape, num_levels, num_resnet, num_hierarchies, num_classes): every
+# number of levels of the U-Net, grey and colour, odd sizes, and labels.
+CONFIGS = {
+    "grey_two_levels": ((8, 8, 1), 17, 1, 2, None),
+    "rgb_three_levels_classes": ((8, 12, 3), 256, 2, 3, 3),
+    "odd_size_one_level": ((5, 7, 2), 5, 1, 1, None),
+}
+
+
+def _model(name):
+    image_shape, num_levels, num_resnet, num_hierarchies, num_classes = CONFIGS[name]
+    model = helpers.tiny_pixel_cnn_pp(
+        image_shape=image_shape,
+        num_levels=num_levels,
+        num_resnet=num_resnet,
+        num_hierarchies=num_hierarchies,
+        num_classes=num_classes,
+        dropout=0.0,
+    )
+    # Move the weights off their initial values (the gates start near the
+    # identity), so that every layer changes the outputs.
+    return helpers.perturb_weights(model, 0.05)
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def model(request):
+    return _model(request.param)
+
+
+def test_cached_outputs_equal_the_network_on_any_image(model):
+    # Random images: every cache (slots, buffers, both strides) is exercised
+    # against the full network at every pixel.
+    generator = np.random.default_rng(1)
+    images = generator.integers(0, model.num_levels, (3, *model.image_shape))
+    condition = helpers.class_labels(model, 3)
+    expected = model(model.make_inputs(images, condition), training=False)
+    actual = cached.outputs(model, images, condition)
+    np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_cached_and_naive_samples_are_identical(model):
+    seeds = sampling.per_image_seeds(5, 6)
+    temperature = np.linspace(0.6, 1.4, 6).astype(np.float32)
+    kwargs = {"condition": helpers.class_labels(model, 6), "temperature": temperature}
+    naive = model.sample(6, seed=seeds, method="naive", **kwargs)
+    fast = model.sample(6, seed=seeds, method="cached", **kwargs)
+    np.testing.assert_array_equal(fast.numpy(), naive.numpy())
+
+
+def test_cached_and_naive_completions_are_identical(model):
+    generator = np.random.default_rng(2)
+    images = generator.integers(0, model.num_levels, (4, *model.image_shape))
+    known = generator.random((4, *model.image_shape[:2])) < 0.5
+    kwargs = {"condition": helpers.class_labels(model, 4), "seed": 9, "known_mask": known}
+    naive = model.complete(images, method="naive", **kwargs).numpy()
+    fast = model.complete(images, method="cached", **kwargs).numpy()
+    np.testing.assert_array_equal(fast, naive)
+    np.testing.assert_array_equal(fast[known], images[known])
+
+
+def test_cached_loop_traces_with_an_unknown_batch():
+    # As in an exported serving function.
+    model = _model("grey_two_levels")
+    shape = model.image_shape
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, *shape], tf.float32),
+            tf.TensorSpec([None, *shape[:2]], tf.bool),
+            tf.TensorSpec([None, 2], tf.int32),
+        ]
+    )
+    def draw(images, known, seeds):
+        temperature = tf.ones(tf.shape(images)[:1])
+        return sampling.draw(model, images, known, seeds, None, temperature)
+
+    seeds = sampling.per_image_seeds(3, 2)
+    images = draw(tf.zeros([2, *shape]), tf.zeros([2, *shape[:2]], tf.bool), seeds)
+    np.testing.assert_array_equal(images, model.sample(2, seed=seeds, method="naive"))
+
+
+def test_unknown_method_is_named():
+    model = _model("grey_two_levels")
+    with pytest.raises(ValueError, match="method.*'fastest'"):
+        model.sample(1, seed=0, method="fastest")
+
+
+def test_pixel_cnn_pp_conditioned_on_values_samples_like_naive():
+    model = helpers.tiny_pixel_cnn_pp(image_shape=(4, 4, 3), num_levels=8, conditional_shape=(3,))
+    condition = np.random.default_rng(4).normal(size=(3, 3)).astype(np.float32)
+    images = model.sample(3, seed=5, condition=condition).numpy()
+    np.testing.assert_array_equal(
+        images, model.sample(3, seed=5, condition=condition, method="naive")
+    )
+    a = model.log_prob(images, condition=condition)
+    b = model.log_prob(images, condition=condition[::-1])
+    assert np.any(np.abs(a - b) > 1e-4)
+    assert model.get_config()["conditional_shape"] == (3,)
