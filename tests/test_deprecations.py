@@ -104,7 +104,8 @@ def test_as_distribution_and_autoregressive_image_conditional_input(model):
     np.testing.assert_array_equal(old.condition, LABELS)
     np.testing.assert_array_equal(old.log_prob(images), new.log_prob(images))
     # The old attribute reads the condition too.
-    np.testing.assert_array_equal(new.conditional_input, new.condition)
+    with _deprecated("conditional_input"):
+        np.testing.assert_array_equal(new.conditional_input, new.condition)
 
 
 def test_model_inputs_named_labels(model):

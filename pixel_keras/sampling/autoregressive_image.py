@@ -1,5 +1,7 @@
 """A pixel_keras model as a TFP distribution over whole images."""
 
+import warnings
+
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -130,6 +132,11 @@ class AutoregressiveImage(tfd.Distribution):
     @property
     def conditional_input(self):
         """Deprecated name of `condition`."""
+        warnings.warn(
+            "`conditional_input` is deprecated; use `condition`.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return self._condition
 
     @property

@@ -2,7 +2,7 @@
 
 Keras 3.15's `fit` cannot run under a multi-worker strategy: its symbolic
 build reduces the nested batch of `PerReplica` values, and its scalar logs
-are reduced on axis 0 (tests/test_upstream_keras_multi_worker_fit.py keeps
+are reduced on axis 0 (tests/training/test_upstream_keras_multi_worker_fit.py keeps
 a reproduction, a strict xfail that turns red once Keras is fixed and this
 module can go). `fit_multi_worker` trains the same model with the same loss:
 a `tf.function` step that runs `strategy.run` on a distributed dataset,
