@@ -209,6 +209,14 @@ class _Bench:
             "forward": forward_step,
             "forward_backward": grad_step,
         }
+        if impl == "ours":
+            from pixel_keras.pixel_values import check_pixel_values
+
+            # The pixel-value check that every train step (and log_prob)
+            # runs, alone (plus a sum that makes it run): its share of a step.
+            self.fns["pixel_check"] = tf.function(
+                lambda images: tf.reduce_sum(check_pixel_values(images, 256))
+            )
 
     def run(self, name, images, steps):
         """Runs `steps` calls; returns seconds and the last output.
@@ -392,6 +400,12 @@ def benchmark_config(config, args):
             row["impls"][impl][name + "_spread"] = (max(values) - min(values)) / (
                 statistics.median(values)
             )
+    if args.breakdown and "ours" in benches:
+        benches["ours"].run("pixel_check", images, args.warmup)
+        rates = time_both(
+            {"ours": benches["ours"]}, images, "pixel_check", args.steps, args.repeats
+        )
+        row["impls"]["ours"]["pixel_check"] = statistics.median(rates["ours"])
     return row
 
 
@@ -542,6 +556,16 @@ def print_tables(rows, args):
                     f"{row['config']:22s} {impl:5s} {fwd:12.1f} {fwdbwd:10.1f} "
                     f"{step:13.1f} {delta(fwdbwd - fwd):>11s} "
                     f"{delta(step - fwdbwd):>8s}"
+                )
+        for row in rows:
+            e = row["impls"].get("ours", {})
+            if "pixel_check" in e and "train" in e:
+                check = 1000 * batch / e["pixel_check"]
+                step = 1000 * batch / e["train"]
+                _log(
+                    f"{row['config']:22s} ours: the pixel-value check (in every "
+                    f"step) takes {check:.3f} ms per batch, "
+                    f"{100 * check / step:.2f}% of a train step"
                 )
 
     _log("\nMarkdown:\n")

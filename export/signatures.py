@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from pixel_keras import sampling
 from pixel_keras.conditioning import CONDITION
+from pixel_keras.pixel_values import pixel_value_assertions
 
 SIGNATURE_NAMES = ("serving_default", "sample_with_temperature", "log_prob", "complete")
 # The name of a class-conditional model's labels in exports before 0.2.
@@ -67,13 +68,9 @@ def _checked_shape(name, tensor, expected):
 
 
 def _checked_images(model, images):
-    in_range = f"`images` values must be in [0, {model.num_levels - 1}]"
     return [
         _checked_shape("images", images, list(model.image_shape)),
-        tf.debugging.assert_less_equal(
-            images, tf.cast(model.num_levels - 1, images.dtype), message=in_range
-        ),
-        tf.debugging.assert_non_negative(images, message=in_range),
+        *pixel_value_assertions(images, model.num_levels, "images"),
     ]
 
 

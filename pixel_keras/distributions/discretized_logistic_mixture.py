@@ -5,6 +5,8 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from pixel_keras.pixel_values import pixel_value_assertions
+
 tfd = tfp.distributions
 
 # Below this bin half-width in units of the scale, log(1 - exp(-2d)) is
@@ -473,27 +475,9 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
     def _sample_control_dependencies(self, values):
         if not self.validate_args:
             return []
-        values = tf.cast(values, self.dtype)
-        top = self._num_levels - 1
-        return [
-            tf.debugging.assert_equal(
-                values,
-                tf.round(values),
-                message="`DiscretizedLogisticMixture` values must be integers.",
-            ),
-            tf.debugging.assert_non_negative(
-                values,
-                message="`DiscretizedLogisticMixture` values must be >= 0.",
-            ),
-            tf.debugging.assert_less_equal(
-                values,
-                tf.cast(top, self.dtype),
-                message=(
-                    "`DiscretizedLogisticMixture` values must be <= "
-                    f"num_levels - 1 = {top}."
-                ),
-            ),
-        ]
+        return pixel_value_assertions(
+            tf.convert_to_tensor(values), self._num_levels, name="value"
+        )
 
     def _parameter_control_dependencies(self, is_init):
         if not self.validate_args:

@@ -20,6 +20,7 @@ from keras import ops
 from pixel_keras import sampling
 from pixel_keras.conditioning import CONDITION
 from pixel_keras.conditioning import ConditionSpec
+from pixel_keras.pixel_values import check_pixel_values
 from pixel_keras.sampling import AutoregressiveImage
 
 tfd = tfp.distributions
@@ -154,6 +155,9 @@ class AutoregressiveImageModel(keras.Model):
             `(batch,)`, event shape `image_shape`.
         """
         condition = self.condition_spec.resolve(condition, labels)
+        return self._distribution(self._check_images(images, "images"), condition, training)
+
+    def _distribution(self, images, condition, training=False):
         outputs = self(self.make_inputs(images, condition), training=training)
         return tfd.Independent(
             self.output_distribution(outputs), reinterpreted_batch_ndims=2
@@ -208,7 +212,7 @@ class AutoregressiveImageModel(keras.Model):
         """
         images = tf.cast(self._check_images(images, "images"), "float32")
         condition = self.condition_spec.resolve(condition, labels)
-        return self.distribution(images, condition).log_prob(images)
+        return self._distribution(images, condition).log_prob(images)
 
     def bits_per_dim(self, images, condition=None, *, labels=None):
         """Negative log-likelihood of each image in bits per dimension."""
@@ -228,7 +232,11 @@ class AutoregressiveImageModel(keras.Model):
         return {"images": images, CONDITION: ops.cast(condition, self.condition_spec.dtype)}
 
     def _check_images(self, images, name):
-        images = tf.convert_to_tensor(images)
+        """`images` checked: their shape, and that they are integers in
+        `[0, num_levels - 1]` (`pixel_values.check_pixel_values`: at once
+        when eager, by graph assertions in a `tf.function` such as `fit`'s
+        step)."""
+        images = check_pixel_values(images, self.num_levels, name)
         if images.shape.rank != 4 or tuple(images.shape[1:]) != self.image_shape:
             raise ValueError(
                 f"Expected `{name}` of shape (batch, {', '.join(map(str, self.image_shape))}). "
@@ -245,6 +253,9 @@ class AutoregressiveImageModel(keras.Model):
         `y` is needed.
         """
         images = x["images"] if isinstance(x, dict) else x
+        # A batch of values the model cannot have fails the step here (in
+        # the graph: no host round trip), rather than training on them.
+        images = check_pixel_values(images, self.num_levels, "images")
         loss = self._nll(images, y_pred, sample_weight)
         if self.losses:
             # Regularization losses are summed per replica, so scale them like

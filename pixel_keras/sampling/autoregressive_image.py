@@ -2,10 +2,12 @@
 
 import warnings
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from pixel_keras.conditioning import CONDITION
+from pixel_keras.pixel_values import pixel_value_assertions
 from pixel_keras.sampling import sampler
 
 tfd = tfp.distributions
@@ -191,27 +193,20 @@ class AutoregressiveImage(tfd.Distribution):
         distribution = self._model.distribution(images, self._flat_condition(leading))
         return tf.reshape(distribution.log_prob(images), leading)
 
+    def log_prob(self, value, name="log_prob", **kwargs):
+        # TFP converts a NumPy value to the event dtype (int32) before any
+        # check, which would turn 1.5 into 1 and NaN into -2**31: keep the
+        # given dtype, so that the checks see the values as given.
+        if not isinstance(value, (tf.Tensor, tf.Variable)):
+            value = tf.convert_to_tensor(np.asarray(value))
+        return super().log_prob(value, name=name, **kwargs)
+
     def _sample_control_dependencies(self, x):
-        _check_event_shape(self._model, tf.convert_to_tensor(x))
+        x = tf.convert_to_tensor(x)
+        _check_event_shape(self._model, x)
         if not self.validate_args:
             return []
-        top = self._model.num_levels - 1
-        values = tf.cast(x, tf.float32)
-        return [
-            tf.debugging.assert_equal(
-                values,
-                tf.round(values),
-                message="`AutoregressiveImage` values must be integers",
-            ),
-            tf.debugging.assert_greater_equal(
-                values, 0.0, message=f"`AutoregressiveImage` values must be in [0, {top}]"
-            ),
-            tf.debugging.assert_less_equal(
-                values,
-                float(top),
-                message=f"`AutoregressiveImage` values must be in [0, {top}]",
-            ),
-        ]
+        return pixel_value_assertions(x, self._model.num_levels, name="value")
 
     def _parameter_control_dependencies(self, is_init):
         if not (self.validate_args and is_init) or self._condition is None:

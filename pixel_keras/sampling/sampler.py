@@ -29,6 +29,7 @@ import weakref
 import numpy as np
 import tensorflow as tf
 
+from pixel_keras.pixel_values import check_pixel_values
 from pixel_keras.sampling import naive
 from pixel_keras.sampling.noise import noise_per_image
 from pixel_keras.sampling.noise import per_image_seeds
@@ -165,17 +166,7 @@ def complete(
                 f"Received: dtype {known_mask.dtype.name}"
             )
         known_mask = tf.not_equal(known_mask, 0)
-    images = tf.cast(images, tf.float32)
-    if tf.executing_eagerly():
-        values = images.numpy()
-        top = model.num_levels - 1
-        if values.size and (
-            values.min() < 0 or values.max() > top or np.any(values != np.round(values))
-        ):
-            raise ValueError(
-                f"Expected `images` with integer values in [0, {top}]. "
-                f"Received: values in [{values.min()}, {values.max()}]"
-            )
+    images = tf.cast(check_pixel_values(images, model.num_levels, "images"), tf.float32)
     condition = model.condition_spec.resolve(condition, labels)
     return _run(model, images, known_mask, seed, condition, temperature, method)
 

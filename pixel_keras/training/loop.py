@@ -17,6 +17,7 @@ import tensorflow as tf
 from pixel_keras import data as data_lib
 from pixel_keras.conditioning import CONDITION
 from pixel_keras.layers import weight_norm as weight_norm_lib
+from pixel_keras.pixel_values import check_pixel_values
 from pixel_keras.training import checkpointing
 from pixel_keras.training import ema
 from pixel_keras.training import multi_worker
@@ -203,6 +204,7 @@ def evaluate(model, examples, batch_size=256):
     @tf.function(reduce_retracing=True)
     def per_pixel_log_prob(inputs):
         images = inputs["images"] if conditional else inputs
+        images = check_pixel_values(images, model.num_levels, "images")
         outputs = model(inputs, training=False)
         return model.output_distribution(outputs).log_prob(images)
 
