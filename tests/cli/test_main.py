@@ -42,3 +42,18 @@ def test_main_py_runs_and_reports_bad_flags(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert bad_flag.returncode != 0 and "batch_size" in bad_flag.stderr
+
+
+@pytest.mark.slow
+def test_main_py_refuses_a_dataset_of_images_scaled_to_unit(tmp_path):
+    path = tmp_path / "scaled.npz"
+    images = helpers.random_images((20, 8, 8, 1)).astype("float32") / 255.0
+    helpers.save_npz(tmp_path, "scaled.npz", images=images)
+    run = subprocess.run(
+        [sys.executable, "main.py", "train", f"--workdir={tmp_path / 'run'}",
+         f"--dataset={path}", "--epochs=1"],
+        cwd=helpers.ROOT, env=ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert "dtype float32, expected uint8" in run.stderr
+    assert not (tmp_path / "run" / "checkpoints").exists()
