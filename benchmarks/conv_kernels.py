@@ -2,12 +2,12 @@
 
 TFP's PixelCNN runs full 3x3 kernels times a mask; pixel_keras runs 2x3
 (down-shifted) and 2x2 (down-right-shifted) kernels after causal padding,
-through `padded_conv2d`, whose backward pass on CPU is made of forward
-convolutions. This prints, for one layer at a PixelCNN++ size, the forward
-and the backward (input and kernel gradients) time of each: TFP's masked
-3x3, the shifted kernels with TensorFlow's own backward kernels, and
-`padded_conv2d`, and their ratios, which bound how much faster a whole train
-step of the same architecture can be.
+through `padded_conv2d`, which has three exact backward passes
+(`"tensorflow"`, `"forward"`, `"same"`) and by default measures which is the
+fastest on the running machine. This prints, for one layer at a PixelCNN++
+size, the forward and the backward (input and kernel gradients) time of
+each: TFP's masked 3x3 and each backward pass of the shifted kernels, their
+ratios to TFP's, and the backward pass `padded_conv2d` chooses here.
 
     python benchmarks/conv_kernels.py [--batch_size 16] [--size 28] [--channels 64]
 """
@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from machine import machine_summary  # noqa: E402
-from pixel_keras.layers.padded_conv2d import padded_conv2d  # noqa: E402
+from pixel_keras.layers import padded_conv2d as padded_conv2d_lib  # noqa: E402
 
 
 def _median_ms(fn, inputs, repeats=15):
@@ -62,23 +62,18 @@ def main():
     cin, cout = args.channels, args.channels // 2
     inputs = tf.random.normal([args.batch_size, args.size, args.size, cin])
 
-    def shifted(padding):
-        return lambda x, k: tf.nn.conv2d(tf.pad(x, padding), k, 1, "VALID")
-
-    def ours(padding):
-        return lambda x, k: padded_conv2d(x, k, padding, forward_gradients=True)
+    def ours(padding, backward):
+        return lambda x, k: padded_conv2d_lib.padded_conv2d(x, k, padding, backward=backward)
 
     def masked_3x3(x, k):
         return tf.nn.conv2d(x, k, 1, "SAME")
 
-    down, down_right = ((1, 0), (1, 1)), ((1, 0), (1, 0))
-    rows = [
-        ("TFP masked 3x3", masked_3x3, [3, 3, cin, cout]),
-        ("down-shifted 2x3, TF backward", shifted([[0, 0], *down, [0, 0]]), [2, 3, cin, cout]),
-        ("down-shifted 2x3, ours", ours(down), [2, 3, cin, cout]),
-        ("down-right 2x2, TF backward", shifted([[0, 0], *down_right, [0, 0]]), [2, 2, cin, cout]),
-        ("down-right 2x2, ours", ours(down_right), [2, 2, cin, cout]),
-    ]
+    rows = [("TFP masked 3x3", masked_3x3, [3, 3, cin, cout])]
+    shapes = {"down-shifted 2x3": ((1, 0), (1, 1)), "down-right 2x2": ((1, 0), (1, 0))}
+    for layer, padding in shapes.items():
+        kernel = [2, 3 if "2x3" in layer else 2, cin, cout]
+        for backward in padded_conv2d_lib.BACKWARD_PASSES:
+            rows.append((f"{layer}, {backward} backward", ours(padding, backward), kernel))
     results = {name: _forward_and_backward(conv, shape, inputs) for name, conv, shape in rows}
     print(machine_summary())
     print(f"input {tuple(inputs.shape)} -> {cout} channels")
@@ -92,6 +87,12 @@ def main():
             f"{name} vs TFP's masked 3x3: forward {forward_tfp / forward:.2f}x, "
             f"backward {backward_tfp / backward:.2f}x faster"
         )
+    for layer, padding in shapes.items():
+        kernel = [2, 3 if "2x3" in layer else 2, cin, cout]
+        choice = padded_conv2d_lib.choose_backward(
+            tuple(inputs.shape), kernel, padding, inputs.dtype
+        )
+        print(f"{layer}: padded_conv2d chooses the {choice} backward pass on this machine")
 
 
 if __name__ == "__main__":
