@@ -100,6 +100,31 @@ def _make_optimizer(config):
     )
 
 
+def _check_dtype_policy(model, config):
+    """A resumed model keeps its dtype policy; --dtype_policy may only repeat it."""
+    wanted = getattr(config, "dtype_policy", None)
+    if wanted is not None and wanted != model.dtype_policy.name:
+        raise ValueError(
+            f"--resume: the checkpoint's model computes in {model.dtype_policy.name!r}. "
+            f"Received: --dtype_policy={wanted}; drop the flag, or start a new "
+            "--workdir to train in another policy."
+        )
+
+
+def _jit_compile(config, strategy):
+    """--jit_compile as a bool: `auto` is Keras' choice (XLA where TensorFlow
+    sees a GPU, not on CPU-only machines), and off with several replicas,
+    where Keras' XLA step fails under `MirroredStrategy`."""
+    value = getattr(config, "jit_compile", "auto")
+    if value in (True, "true"):
+        return True
+    if value in (False, "false"):
+        return False
+    if strategy.num_replicas_in_sync > 1:
+        return False
+    return distribute.accelerator_visible()
+
+
 def _initialize_weight_norm(model, dataset, config):
     """Data-dependent init on the first batch the training pipeline gives.
 
@@ -149,6 +174,7 @@ def train(config):
             # The raw weights: the EMA weights stay in the optimizer.
             model = training.load_checkpoint(path, ema_weights=False)
             _check_matches(model, dataset)
+            _check_dtype_policy(model, config)
         else:
             if latest is not None and not interrupted:
                 raise FileExistsError(
@@ -167,10 +193,12 @@ def train(config):
             model.compile(optimizer=_make_optimizer(config))
             if getattr(model, "weight_norm", False) and not interrupted:
                 _initialize_weight_norm(model, dataset, config)
+        model.jit_compile = _jit_compile(config, strategy)
     print(
         f"{registry.model_choice(config)[2]} '{config.preset}' on {dataset.name} "
         f"(recipe {config.recipe}): images {dataset.image_shape}, "
-        f"{dataset.num_levels} levels, {model.count_params():,} parameters."
+        f"{dataset.num_levels} levels, {model.count_params():,} parameters, "
+        f"dtype policy {model.dtype_policy.name}, XLA {'on' if model.jit_compile else 'off'}."
     )
     if initial_epoch >= config.epochs:
         print(f"Already trained for {initial_epoch} >= --epochs={config.epochs} epochs.")
@@ -197,6 +225,8 @@ def train(config):
         images_lib.image_grid(samples, model.num_levels),
     )
     losses = history.history.get("loss", [])
+    # Under mixed_float16 Keras wraps the optimizer to scale the loss.
+    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
     metrics = {
         "model": config.model,
         "recipe": config.recipe,
@@ -208,9 +238,11 @@ def train(config):
         "epochs": int(config.epochs),
         "batch_size": int(config.batch_size),
         # The optimizer's own (a resumed run keeps the checkpoint's).
-        "optimizer": type(model.optimizer).__name__.lower(),
-        "ema_momentum": model.optimizer.ema_momentum if model.optimizer.use_ema else None,
+        "optimizer": type(optimizer).__name__.lower(),
+        "ema_momentum": optimizer.ema_momentum if optimizer.use_ema else None,
         "weight_norm": bool(getattr(model, "weight_norm", False)),
+        "dtype_policy": model.dtype_policy.name,
+        "jit_compile": bool(model.jit_compile),
         "train_bits_per_dim": float(losses[-1]) if losses else None,
         "test_bits_per_dim": float(evaluation["bits_per_dim"]),
         "test_nats_per_image": float(evaluation["nats_per_image"]),

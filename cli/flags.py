@@ -64,6 +64,23 @@ flags.DEFINE_bool(
     "class_conditional", False, "Condition on the dataset's class labels."
 )
 flags.DEFINE_enum(
+    "dtype_policy",
+    None,
+    ["float32", "mixed_bfloat16", "mixed_float16"],
+    "train: the Keras dtype policy of a new model: the network computes in "
+    "bfloat16 or float16 with float32 weights, and the likelihood, bits/dim, "
+    "EMA and sampling stay float32; mixed_float16 scales the loss (Keras' "
+    "LossScaleOptimizer). Default: float32, or a resumed checkpoint's own.",
+)
+flags.DEFINE_enum(
+    "jit_compile",
+    "auto",
+    ["auto", "true", "false"],
+    "train: compile the train step with XLA; auto: as Keras decides (on "
+    "where TensorFlow sees a GPU, off on CPU-only machines, where it was "
+    "measured slower; see README), and off with several replicas.",
+)
+flags.DEFINE_enum(
     "strategy",
     "auto",
     ["auto", "one_device", "mirrored", "multi_worker", "tpu"],

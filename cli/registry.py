@@ -56,6 +56,8 @@ def build_model(config, dataset):
                 f"{', '.join('--' + flag for flag in allowed)}."
             )
         overrides[name] = value
+    if getattr(config, "dtype_policy", None) is not None:
+        overrides["dtype"] = config.dtype_policy
     return model_class.from_preset(
         config.preset,
         image_shape=dataset.image_shape,

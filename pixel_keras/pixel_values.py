@@ -173,3 +173,24 @@ def check_pixel_values(values, num_levels, name="images"):
         return values
     with tf.control_dependencies(checks):
         return tf.identity(values)
+
+
+def any_invalid_pixel(values, num_levels):
+    """A scalar bool tensor: whether any of `values` is not an integer in
+    `[0, num_levels - 1]` (NaN and inf included).
+
+    The check for code compiled with XLA, which has no `Assert`: the caller
+    turns it into a NaN (see `AutoregressiveImageModel.compute_loss`).
+    """
+    values = tf.convert_to_tensor(values)
+    top = num_levels - 1
+    if values.dtype.is_bool or (
+        values.dtype.is_integer and values.dtype.min >= 0 and values.dtype.max <= top
+    ):
+        return tf.constant(False)
+    floats = tf.cast(values, tf.float32)
+    bad = tf.logical_or(floats < 0.0, floats > float(top))
+    if values.dtype.is_floating:
+        bad = tf.logical_or(bad, tf.not_equal(floats, tf.round(floats)))
+        bad = tf.logical_or(bad, tf.math.is_inf(floats))
+    return tf.reduce_any(bad)

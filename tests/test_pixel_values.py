@@ -205,6 +205,29 @@ def test_fit_and_evaluate_refuse_images_scaled_to_unit_at_the_first_step(model):
     model.fit(images.astype(np.float32), batch_size=16, epochs=1, verbose=0)
 
 
+def test_under_xla_a_bad_batch_gives_a_nan_loss_that_stops_fit_before_any_nan_weight():
+    # XLA has no Assert: the compiled step makes the loss NaN instead, with
+    # a zero gradient, and TerminateOnNaN(raise_error=True) (which
+    # `training.train` adds) ends the run.
+    keras.utils.set_random_seed(7)
+    model = helpers.tiny_pixel_cnn_pp(image_shape=(4, 4, 1))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
+    good = np.random.default_rng(0).integers(0, TOP + 1, (8, 4, 4, 1)).astype(np.float32)
+    bad = good.copy()
+    bad[0, 0, 0, 0] = 0.5
+    history = model.fit(good, batch_size=8, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    with pytest.raises(RuntimeError, match="NaN"):
+        model.fit(
+            bad,
+            batch_size=8,
+            epochs=1,
+            verbose=0,
+            callbacks=[keras.callbacks.TerminateOnNaN(raise_error=True)],
+        )
+    assert all(np.all(np.isfinite(weight.numpy())) for weight in model.weights)
+
+
 def test_exact_evaluation_refuses_a_bad_dataset(model):
     bad = tf.data.Dataset.from_tensor_slices({"images": BAD["above_range"][0]})
     with pytest.raises(tf.errors.InvalidArgumentError, match=EXPECTED):

@@ -207,6 +207,7 @@ class DiagonalBiLSTM(ImageLSTM):
                 num_channel_groups=num_channel_groups,
                 kernel_initializer=self.kernel_initializer,
                 recurrent_initializer=self.recurrent_initializer,
+                dtype=self.dtype_policy,
                 name=direction,
             )
         self.forward_lstm = directions["forward"]

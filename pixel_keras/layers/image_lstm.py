@@ -40,6 +40,7 @@ class ImageLSTM(keras.layers.Layer):
             output_blocks=4,
             use_bias=False,
             kernel_initializer=self.kernel_initializer,
+            dtype=self.dtype_policy,
             name="input_to_state",
         )
 

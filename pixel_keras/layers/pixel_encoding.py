@@ -57,6 +57,10 @@ class PixelEncoding(keras.layers.Layer):
         self.num_levels = num_levels
         self.encoding = encoding
         self.embedding_dim = embedding_dim
+        # The values are pixel values, not features: under a mixed policy
+        # Keras would cast float inputs to the compute dtype, and bfloat16
+        # rounds integers above 256.
+        self._convert_input_args = False
 
     @property
     def features_per_channel(self):
@@ -80,9 +84,10 @@ class PixelEncoding(keras.layers.Layer):
     def call(self, values):
         values = ops.convert_to_tensor(values)
         if self.encoding == "scaled":
-            return ops.cast(values, self.compute_dtype) * (
-                2.0 / (self.num_levels - 1)
-            ) - 1.0
+            # Scaled in float32, then cast: bfloat16 holds integers only up
+            # to 256 exactly.
+            scaled = ops.cast(values, "float32") * (2.0 / (self.num_levels - 1)) - 1.0
+            return ops.cast(scaled, self.compute_dtype)
         indices = ops.cast(values, "int32")
         leading = ops.shape(values)[:-1]
         channels = values.shape[-1]

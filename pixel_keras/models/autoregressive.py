@@ -20,6 +20,7 @@ from keras import ops
 from pixel_keras import sampling
 from pixel_keras.conditioning import CONDITION
 from pixel_keras.conditioning import ConditionSpec
+from pixel_keras.pixel_values import any_invalid_pixel
 from pixel_keras.pixel_values import check_pixel_values
 from pixel_keras.sampling import AutoregressiveImage
 
@@ -50,6 +51,30 @@ def check_image_arguments(image_shape, num_levels, max_levels=256):
             f"Expected `num_levels` in [2, {max_levels}]. Received: num_levels={num_levels}"
         )
     return image_shape
+
+
+def model_dtype_policy(dtype):
+    """The `keras.DTypePolicy` a model's layers compute in.
+
+    Args:
+        dtype: the model's `dtype` argument: a policy or its name
+            (`"float32"`, `"mixed_bfloat16"`, `"mixed_float16"`, ...), or
+            None for Keras' global policy (`keras.config.dtype_policy()`).
+
+    Returns:
+        The policy. The network computes in its `compute_dtype`; the layer
+        that outputs the likelihood's parameters computes in its
+        `variable_dtype` (`head_dtype_policy`), and so does everything after
+        it (the likelihood, the bits/dim, the sampling draws).
+    """
+    return keras.dtype_policies.get(dtype)
+
+
+def head_dtype_policy(policy):
+    """The policy of the layer that outputs the likelihood's parameters:
+    float32 under a mixed policy. A mixture's locations in bfloat16 would be
+    rounded to about half of a 256-level bin."""
+    return keras.dtype_policies.get(policy.variable_dtype)
 
 
 def image_inputs(image_shape, condition_spec):
@@ -120,8 +145,11 @@ class AutoregressiveImageModel(keras.Model):
     conditional_shape = None
     condition_spec = ConditionSpec()
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, dtype=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # A functional model ignores `dtype` (its layers compute in theirs);
+        # kept so that the config and `model.dtype_policy` say it.
+        self.dtype_policy = model_dtype_policy(dtype)
         self._nll = _BitsPerDim(self)
 
     def __call__(self, inputs, *args, **kwargs):
@@ -253,10 +281,19 @@ class AutoregressiveImageModel(keras.Model):
         `y` is needed.
         """
         images = x["images"] if isinstance(x, dict) else x
-        # A batch of values the model cannot have fails the step here (in
-        # the graph: no host round trip), rather than training on them.
-        images = check_pixel_values(images, self.num_levels, "images")
-        loss = self._nll(images, y_pred, sample_weight)
+        if self.jit_compile:
+            # XLA has no `Assert`: a batch of values the model cannot have
+            # makes the loss NaN instead, which `training.train` stops on
+            # (`keras.callbacks.TerminateOnNaN`).
+            loss = self._nll(images, y_pred, sample_weight)
+            invalid = any_invalid_pixel(images, self.num_levels)
+            loss = tf.where(invalid, tf.constant(math.nan, loss.dtype), loss)
+        else:
+            # A batch of values the model cannot have fails the step here
+            # (in the graph: no host round trip), rather than training on
+            # them.
+            images = check_pixel_values(images, self.num_levels, "images")
+            loss = self._nll(images, y_pred, sample_weight)
         if self.losses:
             # Regularization losses are summed per replica, so scale them like
             # the likelihood term under a tf.distribute strategy.
@@ -359,7 +396,11 @@ class AutoregressiveImageModel(keras.Model):
     # --- Config ---------------------------------------------------------------
 
     def get_config(self):
-        config = {"name": self.name, "trainable": self.trainable}
+        config = {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
         config.update({key: getattr(self, key) for key in self.config_keys})
         return config
 

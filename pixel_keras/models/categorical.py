@@ -15,6 +15,7 @@ from pixel_keras.layers import MaskedConv2D
 from pixel_keras.layers import PixelEncoding
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
 from pixel_keras.models.autoregressive import check_positive_int
+from pixel_keras.models.autoregressive import head_dtype_policy
 from pixel_keras.sampling import subpixel
 
 # Names of the layers every model of the family has.
@@ -36,12 +37,12 @@ def check_stack_arguments(channels, num_filters, num_layers, output_filters):
     check_positive_int("output_filters", output_filters, minimum=channels)
 
 
-def pixel_encoding(num_levels, encoding, embedding_dim):
+def pixel_encoding(num_levels, encoding, embedding_dim, dtype=None):
     """The model's first layer: how it sees pixel values."""
-    return PixelEncoding(num_levels, encoding, embedding_dim, name=ENCODING)
+    return PixelEncoding(num_levels, encoding, embedding_dim, dtype=dtype, name=ENCODING)
 
 
-def add_condition_bias(features, condition_vector, name):
+def add_condition_bias(features, condition_vector, name, dtype=None):
     """Adds a learned linear function of the condition vector (the one-hot
     label, or the flattened values) to every pixel; nothing without one.
 
@@ -50,22 +51,27 @@ def add_condition_bias(features, condition_vector, name):
     """
     if condition_vector is None:
         return features
-    bias = keras.layers.Dense(features.shape[-1], use_bias=False, name=name)(
+    bias = keras.layers.Dense(features.shape[-1], use_bias=False, dtype=dtype, name=name)(
         condition_vector
     )
     return features + bias[:, None, None, :]
 
 
-def output_stack(features, output_filters, image_shape, num_levels):
-    """ReLU, 1x1 mask-B convolution, ReLU, 1x1 mask-B convolution to logits."""
+def output_stack(features, output_filters, image_shape, num_levels, dtype):
+    """ReLU, 1x1 mask-B convolution, ReLU, 1x1 mask-B convolution to logits.
+
+    `dtype` is the model's policy; the logits are computed in its variable
+    dtype (float32 under a mixed policy), as the softmax that reads them.
+    """
     channels = image_shape[-1]
     x = MaskedConv2D(
-        output_filters, 1, num_channel_groups=channels, name=OUTPUT_HIDDEN
+        output_filters, 1, num_channel_groups=channels, dtype=dtype, name=OUTPUT_HIDDEN
     )(ops.relu(features))
     return MaskedConv2D(
         pixel_categorical.num_logits(channels, num_levels),
         1,
         num_channel_groups=channels,
+        dtype=head_dtype_policy(dtype),
         name=LOGITS,
     )(ops.relu(x))
 

@@ -189,7 +189,9 @@ class InputConvolution:
         if extra_bias is not None:
             self.bias = self.bias + extra_bias
         # Pixel values (..., C) to the features the layer reads (..., E).
-        self.encode = encoding
+        # The cached samplers compute in float32 from the float32 variables,
+        # also under a mixed policy (BUILD.md, "Mixed precision").
+        self.encode = lambda values: tf.cast(encoding(values), tf.float32)
         self.features = kernel.shape[2]
 
     def row(self, slab):

@@ -143,6 +143,12 @@ def _gpus():
     return tf.config.list_logical_devices("GPU")
 
 
+def accelerator_visible():
+    """Whether TensorFlow sees a device other than CPUs (a GPU or TPU): the
+    rule by which Keras' `jit_compile="auto"` turns XLA on."""
+    return any(d.device_type != "CPU" for d in tf.config.list_physical_devices())
+
+
 def make_strategy(name="auto", tpu=None):
     """The `tf.distribute` strategy named `name`.
 

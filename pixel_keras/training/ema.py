@@ -18,6 +18,10 @@ import keras
 def uses_ema(model):
     """Whether `model`'s optimizer keeps EMA weights (and has built them)."""
     optimizer = getattr(model, "optimizer", None)
+    # Under "mixed_float16" Keras wraps the optimizer in a
+    # `LossScaleOptimizer`, whose inner optimizer keeps the averages (and
+    # whose `finalize_variable_values` assigns them).
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
     return bool(
         optimizer is not None
         and getattr(optimizer, "use_ema", False)

@@ -154,6 +154,10 @@ def train(
             else []
         ),
         ema.ValidateWithEMAWeights(),
+        # A NaN loss ends the run with an error before any checkpoint is
+        # written from it (under XLA it is also how a batch of invalid pixel
+        # values is reported: `AutoregressiveImageModel.compute_loss`).
+        keras.callbacks.TerminateOnNaN(raise_error=True),
         *extra_callbacks,
     ]
     if multi_worker.is_multi_worker(strategy):

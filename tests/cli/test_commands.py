@@ -2,6 +2,7 @@
 
 import json
 import os
+import types
 
 import numpy as np
 import pytest
@@ -101,3 +102,38 @@ def test_architecture_flag_of_another_model_is_refused(tmp_path):
         commands.train(helpers.tiny_run_config(tmp_path, model="row_lstm"))
     with pytest.raises(ValueError, match="--num_layers does not apply"):
         commands.train(helpers.tiny_run_config(tmp_path, num_layers=2))
+
+
+def test_train_in_mixed_bfloat16_with_xla_and_resume_keeps_the_policy(tmp_path):
+    config = helpers.tiny_run_config(
+        tmp_path, dtype_policy="mixed_bfloat16", jit_compile="true"
+    )
+    metrics = commands.train(config)
+    assert np.isfinite(metrics["test_bits_per_dim"])
+    path = training.latest_checkpoint(str(tmp_path))[1]
+    assert training.load_checkpoint(path).dtype_policy.name == "mixed_bfloat16"
+    with pytest.raises(ValueError, match=r"mixed_bfloat16.*--dtype_policy=float32"):
+        commands.train(
+            helpers.tiny_run_config(tmp_path, resume=True, epochs=2, dtype_policy="float32")
+        )
+    commands.train(helpers.tiny_run_config(tmp_path, resume=True, epochs=2))
+    assert training.latest_checkpoint(str(tmp_path))[0] == 2
+
+
+@pytest.mark.parametrize(
+    "flag, replicas, accelerator, expected",
+    [
+        ("true", 1, False, True),
+        ("false", 1, True, False),
+        ("auto", 1, False, False),
+        ("auto", 1, True, True),
+        ("auto", 2, True, False),
+    ],
+)
+def test_jit_compile_flag(monkeypatch, flag, replicas, accelerator, expected):
+    from pixel_keras.training import distribute
+
+    monkeypatch.setattr(distribute, "accelerator_visible", lambda: accelerator)
+    strategy = types.SimpleNamespace(num_replicas_in_sync=replicas)
+    config = types.SimpleNamespace(jit_compile=flag)
+    assert commands._jit_compile(config, strategy) is expected

@@ -30,6 +30,8 @@ def run_config(workdir, **overrides):
         tpu=None,
         num_cpu_devices=None,
         backup_steps=None,
+        dtype_policy=None,
+        jit_compile="auto",
     )
     values.update(overrides)
     return types.SimpleNamespace(**values)

@@ -8,6 +8,7 @@ from pixel_keras.layers import MaskedConv2D
 from pixel_keras.models import categorical
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import image_inputs
+from pixel_keras.models.autoregressive import model_dtype_policy
 from pixel_keras.models.pixel_cnn import cached_sampler
 from pixel_keras.models.pixel_cnn.layer_names import block_layer
 from pixel_keras.models.pixel_cnn.presets import PIXEL_CNN_PRESETS
@@ -101,10 +102,11 @@ class PixelCNN(categorical.CategoricalPixelModel):
         channels = image_shape[-1]
         categorical.check_stack_arguments(channels, num_filters, num_layers, output_filters)
 
+        policy = model_dtype_policy(kwargs.pop("dtype", None))
         inputs, images, condition = image_inputs(image_shape, condition_spec)
-        encoded = categorical.pixel_encoding(num_levels, input_encoding, embedding_dim)(
-            images
-        )
+        encoded = categorical.pixel_encoding(
+            num_levels, input_encoding, embedding_dim, dtype=policy
+        )(images)
 
         def masked(filters, kernel_size, name, mask_type="B"):
             return MaskedConv2D(
@@ -112,18 +114,23 @@ class PixelCNN(categorical.CategoricalPixelModel):
                 kernel_size,
                 mask_type=mask_type,
                 num_channel_groups=channels,
+                dtype=policy,
                 name=name,
             )
 
         x = masked(2 * num_filters, 7, categorical.INPUT_CONV, mask_type="A")(encoded)
         for i in range(num_layers):
-            x = categorical.add_condition_bias(x, condition, block_layer(i, "class_bias"))
+            x = categorical.add_condition_bias(
+                x, condition, block_layer(i, "class_bias"), dtype=policy
+            )
             y = masked(num_filters, 1, block_layer(i, "reduce"))(ops.relu(x))
             y = masked(num_filters, 3, block_layer(i, "conv"))(ops.relu(y))
             y = masked(2 * num_filters, 1, block_layer(i, "expand"))(ops.relu(y))
             x = x + y
-        outputs = categorical.output_stack(x, output_filters, image_shape, num_levels)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        outputs = categorical.output_stack(
+            x, output_filters, image_shape, num_levels, dtype=policy
+        )
+        super().__init__(inputs=inputs, outputs=outputs, dtype=policy, **kwargs)
 
         self.image_shape = image_shape
         self.num_levels = num_levels

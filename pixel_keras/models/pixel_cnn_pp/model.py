@@ -16,7 +16,9 @@ from pixel_keras.layers import right_shift
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import check_positive_int
+from pixel_keras.models.autoregressive import head_dtype_policy
 from pixel_keras.models.autoregressive import image_inputs
+from pixel_keras.models.autoregressive import model_dtype_policy
 from pixel_keras.models.pixel_cnn_pp import cached_sampler
 from pixel_keras.models.pixel_cnn_pp.layer_names import OUTPUT
 from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN
@@ -142,6 +144,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             raise ValueError(f"Expected `dropout` in [0, 1). Received: dropout={dropout}")
 
         height, width, channels = image_shape
+        policy = model_dtype_policy(kwargs.pop("dtype", None))
         inputs, images, condition = image_inputs(image_shape, condition_spec)
 
         # Rescale to [-1, 1] and append a channel of ones, so the network can
@@ -153,17 +156,31 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
 
         def block(shift, name):
             return GatedResNet(
-                shift=shift, dropout=dropout, weight_norm=weight_norm, name=name
+                shift=shift,
+                dropout=dropout,
+                weight_norm=weight_norm,
+                dtype=policy,
+                name=name,
             )
 
         def down_conv(kernel_size, strides=1, name=None):
             return DownShiftedConv2D(
-                num_filters, kernel_size, strides, weight_norm=weight_norm, name=name
+                num_filters,
+                kernel_size,
+                strides,
+                weight_norm=weight_norm,
+                dtype=policy,
+                name=name,
             )
 
         def down_right_conv(kernel_size, strides=1, name=None):
             return DownRightShiftedConv2D(
-                num_filters, kernel_size, strides, weight_norm=weight_norm, name=name
+                num_filters,
+                kernel_size,
+                strides,
+                weight_norm=weight_norm,
+                dtype=policy,
+                name=name,
             )
 
         # First layer: the vertical stream sees the rows strictly above; the
@@ -210,12 +227,14 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
                     num_filters,
                     (2, 3),
                     weight_norm=weight_norm,
+                    dtype=policy,
                     name=stride_layer("up", level, "u"),
                 )(u)
                 ul = DownRightShiftedConv2DTranspose(
                     num_filters,
                     (2, 2),
                     weight_norm=weight_norm,
+                    dtype=policy,
                     name=stride_layer("up", level, "ul"),
                 )(ul)
             num_blocks = num_resnet + (0 if level == num_hierarchies - 1 else 1)
@@ -233,8 +252,13 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             1 + 2 * channels + channels * (channels - 1) // 2
         )
         dense_class = WeightNormDense if weight_norm else keras.layers.Dense
-        outputs = dense_class(num_params, name=OUTPUT)(ops.elu(ul))
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        # The mixture's parameters in the variable dtype (float32 under a
+        # mixed policy): in bfloat16 a location would be rounded to about
+        # half of a 256-level bin.
+        outputs = dense_class(num_params, dtype=head_dtype_policy(policy), name=OUTPUT)(
+            ops.elu(ul)
+        )
+        super().__init__(inputs=inputs, outputs=outputs, dtype=policy, **kwargs)
 
         self.image_shape = image_shape
         self.num_levels = num_levels

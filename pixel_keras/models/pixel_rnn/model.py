@@ -9,6 +9,7 @@ from pixel_keras.layers import RowLSTM
 from pixel_keras.models import categorical
 from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import image_inputs
+from pixel_keras.models.autoregressive import model_dtype_policy
 from pixel_keras.models.pixel_rnn import diagonal_bilstm_sampler
 from pixel_keras.models.pixel_rnn import row_lstm_sampler
 from pixel_keras.models.pixel_rnn.layer_names import INPUT_CONV_BACKWARD
@@ -116,15 +117,17 @@ class PixelRNN(categorical.CategoricalPixelModel):
         channels = image_shape[-1]
         categorical.check_stack_arguments(channels, num_filters, num_layers, output_filters)
 
+        policy = model_dtype_policy(kwargs.pop("dtype", None))
         inputs, images, condition = image_inputs(image_shape, condition_spec)
-        encoded = categorical.pixel_encoding(num_levels, input_encoding, embedding_dim)(
-            images
-        )
+        encoded = categorical.pixel_encoding(
+            num_levels, input_encoding, embedding_dim, dtype=policy
+        )(images)
         x = MaskedConv2D(
             2 * num_filters,
             7,
             mask_type="A",
             num_channel_groups=channels,
+            dtype=policy,
             name=categorical.INPUT_CONV,
         )(encoded)
         backward_inputs = None
@@ -134,37 +137,56 @@ class PixelRNN(categorical.CategoricalPixelModel):
             # reaches every pixel of the next row, not only those within
             # reach of the mask-A window.
             backward_inputs = MaskedConv2D(
-                2 * num_filters, 7, mask_type="B", name=INPUT_CONV_BACKWARD
+                2 * num_filters, 7, mask_type="B", dtype=policy, name=INPUT_CONV_BACKWARD
             )(encoded)
         skips = []
         for i in range(num_layers):
-            x = categorical.add_condition_bias(x, condition, layer_part(i, "class_bias"))
+            x = categorical.add_condition_bias(
+                x, condition, layer_part(i, "class_bias"), dtype=policy
+            )
             if kind == "row_lstm":
                 lstm = RowLSTM(
-                    num_filters, num_channel_groups=channels, name=layer_part(i, "lstm")
+                    num_filters,
+                    num_channel_groups=channels,
+                    dtype=policy,
+                    name=layer_part(i, "lstm"),
                 )
                 y = lstm(x)
             else:
                 lstm = DiagonalBiLSTM(
-                    num_filters, num_channel_groups=channels, name=layer_part(i, "lstm")
+                    num_filters,
+                    num_channel_groups=channels,
+                    dtype=policy,
+                    name=layer_part(i, "lstm"),
                 )
                 y = lstm(x, backward_inputs=backward_inputs if i == 0 else None)
             y = MaskedConv2D(
-                2 * num_filters, 1, num_channel_groups=channels, name=layer_part(i, "residual")
+                2 * num_filters,
+                1,
+                num_channel_groups=channels,
+                dtype=policy,
+                name=layer_part(i, "residual"),
             )(y)
             x = x + y
             skips.append(
                 MaskedConv2D(
-                    2 * num_filters, 1, num_channel_groups=channels, name=layer_part(i, "skip")
+                    2 * num_filters,
+                    1,
+                    num_channel_groups=channels,
+                    dtype=policy,
+                    name=layer_part(i, "skip"),
                 )(x)
             )
         outputs = categorical.output_stack(
-            keras.layers.Add(name=SKIP_SUM)(skips) if len(skips) > 1 else skips[0],
+            keras.layers.Add(dtype=policy, name=SKIP_SUM)(skips)
+            if len(skips) > 1
+            else skips[0],
             output_filters,
             image_shape,
             num_levels,
+            dtype=policy,
         )
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        super().__init__(inputs=inputs, outputs=outputs, dtype=policy, **kwargs)
 
         self.image_shape = image_shape
         self.num_levels = num_levels
