@@ -170,10 +170,14 @@ COMPARABLE = {
 }
 
 
-def _build_ours(name, dataset):
+def _build_ours(name, dataset, dtype_policy="float32"):
     from pixel_keras.models import PixelCNN, PixelCNNPlusPlus, PixelRNN
 
-    shape = {"image_shape": dataset.image_shape, "num_levels": dataset.num_levels}
+    shape = {
+        "image_shape": dataset.image_shape,
+        "num_levels": dataset.num_levels,
+        "dtype": dtype_policy,
+    }
     if name == "pixel_cnn_pp":
         return PixelCNNPlusPlus.from_preset("tiny", **shape)
     if name == "pixel_cnn":
@@ -200,12 +204,12 @@ def _evaluate_ours(model, examples):
         return training.evaluate(model, examples)["bits_per_dim"]
 
 
-def run_ours(name, dataset, args, log):
+def run_ours(name, dataset, args, log, dtype_policy="float32"):
     import keras
 
     keras.backend.clear_session()
     keras.utils.set_random_seed(args.seed)
-    model = _build_ours(name, dataset)
+    model = _build_ours(name, dataset, dtype_policy)
     if args.recipe_optimizers:
         # The optimizer of the model's digits recipe (its learning rate,
         # decay and EMA weights), as `python main.py --model=NAME` trains.
@@ -223,7 +227,10 @@ def run_ours(name, dataset, args, log):
         optimizer = training.make_optimizer()
     model.compile(optimizer=optimizer)
     result = {"params": model.count_params(), "unmasked_params": _unmasked_params(model)}
-    log(f"[{name}] {result['params']:,} params ({result['unmasked_params']:,} not masked out)")
+    log(
+        f"[{name}, {dtype_policy}] {result['params']:,} params "
+        f"({result['unmasked_params']:,} not masked out)"
+    )
     tracker = BudgetTracker(
         args.budget_seconds,
         args.eval_every_seconds,
@@ -435,6 +442,12 @@ def parse_args(argv=None):
     )
     parser.add_argument("--models", default=",".join(MODELS), help=f"some of {MODELS}")
     parser.add_argument(
+        "--dtype_policies",
+        default="float32",
+        help="comma-separated Keras dtype policies to train each of our models "
+        "in (float32, mixed_bfloat16, mixed_float16); a row per model and policy",
+    )
+    parser.add_argument(
         "--budget_seconds", type=float, default=600.0, help="training seconds per model"
     )
     parser.add_argument(
@@ -472,6 +485,12 @@ def parse_args(argv=None):
         parser.error(f"--models: unknown {unknown or 'empty list'}; expected some of {MODELS}")
     if len(set(args.models)) != len(args.models):
         parser.error(f"--models: {args.models} names a model twice")
+    args.dtype_policies = [p.strip() for p in args.dtype_policies.split(",") if p.strip()]
+    policies = ("float32", "mixed_bfloat16", "mixed_float16")
+    if not args.dtype_policies or any(p not in policies for p in args.dtype_policies):
+        parser.error(
+            f"--dtype_policies: expected some of {policies}, received {args.dtype_policies}"
+        )
     if not args.budget_seconds > 0:
         parser.error(f"--budget_seconds must be > 0, received {args.budget_seconds}")
     if args.eval_every_seconds is None:
@@ -516,12 +535,20 @@ def main(argv=None):
         f"seed {args.seed}."
     )
     results = {}
-    for name in args.models:
+    runs = [
+        (name, policy)
+        for name in args.models
+        for policy in (["float32"] if name == "tfp" else args.dtype_policies)
+    ]
+    for name, policy in runs:
         gc.collect()
         if name == "tfp":
             result, tracker = run_tfp(dataset, args, _log)
         else:
-            result, tracker = run_ours(name, dataset, args, _log)
+            result, tracker = run_ours(name, dataset, args, _log, policy)
+        # A row per model, and per policy where several are compared.
+        if policy != "float32":
+            name = f"{name} ({policy})"
         bits = [point[2] for point in tracker.points]
         best = min(range(len(bits)), key=lambda i: bits[i] if math.isfinite(bits[i]) else math.inf)
         result.update(
@@ -562,12 +589,12 @@ def main(argv=None):
     if args.samples:
         import numpy as np
 
-        rows = np.concatenate([results[name].pop("samples") for name in args.models])
+        rows = np.concatenate([result.pop("samples") for result in results.values()])
         images_lib.write_png(
             args.samples,
             images_lib.image_grid(rows, dataset.num_levels, columns=_NUM_SAMPLES),
         )
-        _log(f"Wrote {args.samples}: {_NUM_SAMPLES} samples per model, rows in order {args.models}")
+        _log(f"Wrote {args.samples}: {_NUM_SAMPLES} samples per model, rows in order {list(results)}")
     if args.json:
         raw = {"args": vars(args), "machine": machine.machine_summary(), "models": results}
         _write_new_file(args.json, json.dumps(raw, indent=2) + "\n", "--json")

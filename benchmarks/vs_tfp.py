@@ -33,12 +33,20 @@ receptive field; TFP's default weight normalization is turned off (our model
 has none), unless `--tfp_weight_norm`; our first layer sees one extra input
 channel (a channel of ones).
 
+Besides pixel_keras in float32 (`ours`), every `--variants` entry adds a
+row of ours in another Keras dtype policy and/or with the train step
+compiled by XLA (`mixed_bfloat16`, `float32+xla`, ...), each against TFP's
+float32, which is what a TFP user gets. bfloat16 pays where the hardware
+has it (AMX on Xeons, tensor cores on GPUs); `python benchmarks/machine.py`
+says which instruction sets this CPU has.
+
 Usage (from the repository root):
 
     python benchmarks/vs_tfp.py
     python benchmarks/vs_tfp.py --batch_size 32 --steps 5 --repeats 7
     python benchmarks/vs_tfp.py --configs 32x32x3 --breakdown
     python benchmarks/vs_tfp.py --configs 16x16x3-r2-h2-f64-k10 --skip_memory
+    python benchmarks/vs_tfp.py --skip_memory --variants mixed_bfloat16,float32+xla
 
 A configuration is `HxWxC-rR-hN-fF-kK` (resnet blocks, hierarchies, filters,
 logistic mixtures); a prefix of one of the default configurations (e.g.
@@ -63,7 +71,10 @@ from machine import maxrss_mib  # noqa: E402
 from machine import proc_status_mib  # noqa: E402
 
 DEFAULT_CONFIGS = ("28x28x1-r1-h2-f32-k5", "32x32x3-r1-h3-f32-k5")
+# The two sides of the memory measurement and of every table; `--variants`
+# adds "ours:<policy>[+xla]" entries.
 IMPLEMENTATIONS = ("ours", "tfp")
+DEFAULT_VARIANTS = "mixed_bfloat16"
 _CHILD_TAG = "VS_TFP_JSON "
 _CONFIG_RE = re.compile(
     r"^(\d+)x(\d+)x(\d+)-r(\d+)-h(\d+)-f(\d+)-k(\d+)$"
@@ -110,7 +121,8 @@ class _Bench:
         self.impl = impl
         self.config = config
         h, w, c = config["image_shape"]
-        if impl == "ours":
+        dtype_policy, jit_compile = parse_variant(impl)
+        if impl.startswith("ours"):
             import keras
 
             from pixel_keras.models import PixelCNNPlusPlus
@@ -124,12 +136,17 @@ class _Bench:
                 num_hierarchies=config["num_hierarchies"],
                 num_logistic_mix=config["num_logistic_mix"],
                 dropout=0.0,
+                dtype=dtype_policy,
             )
             self.variables = list(model.trainable_variables)
             optimizer = keras.optimizers.Adam(1e-3)
             optimizer.build(self.variables)
 
             def log_prob(images, training):
+                if jit_compile:
+                    # XLA has no Assert, so the step skips the pixel-value
+                    # check (as `compute_loss` under XLA replaces it).
+                    return model._distribution(images, None, training).log_prob(images)
                 return model.distribution(images, training=training).log_prob(images)
 
             def eval_log_prob(images):
@@ -183,7 +200,7 @@ class _Bench:
         def loss_fn(images):
             return -tf.reduce_mean(log_prob(images, training=True))
 
-        @tf.function
+        @tf.function(jit_compile=jit_compile)
         def train_step(images):
             with tf.GradientTape() as tape:
                 loss = loss_fn(images)
@@ -205,11 +222,14 @@ class _Bench:
 
         self.fns = {
             "train": train_step,
-            "log_prob": tf.function(eval_log_prob),
+            "log_prob": tf.function(
+                (lambda images: log_prob(images, False)) if jit_compile else eval_log_prob,
+                jit_compile=jit_compile,
+            ),
             "forward": forward_step,
             "forward_backward": grad_step,
         }
-        if impl == "ours":
+        if impl == "ours":  # float32, no XLA
             from pixel_keras.pixel_values import check_pixel_values
 
             # The pixel-value check that every train step (and log_prob)
@@ -241,6 +261,20 @@ class _Bench:
             if gc_was_enabled:
                 gc.enable()
         return seconds, out
+
+
+def parse_variant(impl):
+    """`(dtype policy, jit_compile)` of "ours", "ours:<policy>[+xla]" or "tfp"."""
+    if ":" not in impl:
+        return "float32", False
+    variant = impl.split(":", 1)[1]
+    policy, _, xla = variant.partition("+")
+    if policy not in ("float32", "mixed_bfloat16", "mixed_float16") or xla not in ("", "xla"):
+        raise ValueError(
+            "Expected a variant '<float32|mixed_bfloat16|mixed_float16>[+xla]'. "
+            f"Received: {variant!r}"
+        )
+    return policy, bool(xla)
 
 
 def make_images(config, batch_size, seed=0):
@@ -340,7 +374,7 @@ def benchmark_config(config, args):
     # `tf.function` pays a one-time cost (~0.1-0.4 s) on its next call, which
     # would otherwise land in the first timed repeat of the side built first.
     built = {}
-    for impl in IMPLEMENTATIONS:
+    for impl in implementations(args):
         entry = row["impls"].setdefault(impl, {})
         try:
             start = time.perf_counter()
@@ -409,6 +443,12 @@ def benchmark_config(config, args):
     return row
 
 
+def implementations(args):
+    """"ours" (float32), one "ours:<variant>" per `--variants`, "tfp"."""
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    return ("ours", *[f"ours:{v}" for v in variants if v != "float32"], "tfp")
+
+
 def memory_all(configs, args):
     """Peak RSS of one fresh subprocess per (configuration, implementation).
 
@@ -471,17 +511,22 @@ def _fmt_ratio(a, b):
 def table_rows(rows):
     out = []
     for row in rows:
-        ours, tfp_ = row["impls"].get("ours", {}), row["impls"].get("tfp", {})
-        out.append(
-            {
-                "config": row["config"],
-                "params": (ours.get("params"), tfp_.get("params")),
-                "train": (ours.get("train"), tfp_.get("train")),
-                "log_prob": (ours.get("log_prob"), tfp_.get("log_prob")),
-                "rss": (ours.get("peak_rss_mib"), tfp_.get("peak_rss_mib")),
-                "growth": (ours.get("rss_growth_mib"), tfp_.get("rss_growth_mib")),
-            }
-        )
+        tfp_ = row["impls"].get("tfp", {})
+        for impl, ours in row["impls"].items():
+            if impl == "tfp":
+                continue
+            policy, xla = parse_variant(impl)
+            out.append(
+                {
+                    "config": row["config"],
+                    "variant": policy + (" + XLA" if xla else ""),
+                    "params": (ours.get("params"), tfp_.get("params")),
+                    "train": (ours.get("train"), tfp_.get("train")),
+                    "log_prob": (ours.get("log_prob"), tfp_.get("log_prob")),
+                    "rss": (ours.get("peak_rss_mib"), tfp_.get("peak_rss_mib")),
+                    "growth": (ours.get("rss_growth_mib"), tfp_.get("rss_growth_mib")),
+                }
+            )
     return out
 
 
@@ -489,7 +534,7 @@ def print_tables(rows, args):
     batch = args.batch_size
     plain = table_rows(rows)
     header = (
-        f"{'config':22s} {'params ours/tfp':>19s} "
+        f"{'config':22s} {'ours in':22s} {'params ours/tfp':>19s} "
         f"{'train img/s ours/tfp':>22s} {'ratio':>6s} "
         f"{'log_prob img/s ours/tfp':>25s} {'ratio':>6s} "
         f"{'peak RSS MiB ours/tfp':>22s} {'ratio':>6s} "
@@ -502,7 +547,7 @@ def print_tables(rows, args):
 
     for r in plain:
         _log(
-            f"{r['config']:22s} "
+            f"{r['config']:22s} {r['variant']:22s} "
             f"{pair(r['params'], ','):>19s} "
             f"{pair(r['train'], '.1f'):>22s} "
             f"{_fmt(_ratio(*r['train']), '.2f'):>6s} "
@@ -570,14 +615,14 @@ def print_tables(rows, args):
 
     _log("\nMarkdown:\n")
     _log(
-        "| config | params (ours / TFP) | train img/s (ours / TFP) | train ratio "
+        "| config | ours in | params (ours / TFP) | train img/s (ours / TFP) | train ratio "
         "| log_prob img/s (ours / TFP) | log_prob ratio "
         "| peak RSS MiB (ours / TFP) | RSS ratio | RSS growth MiB (ours / TFP) |"
     )
-    _log("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    _log("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in plain:
         _log(
-            f"| {r['config']} "
+            f"| {r['config']} | {r['variant']} "
             f"| {_fmt(r['params'][0], ',')} / {_fmt(r['params'][1], ',')} "
             f"| {_fmt(r['train'][0], '.1f')} / {_fmt(r['train'][1], '.1f')} "
             f"| {_fmt_ratio(*r['train'])} "
@@ -588,7 +633,8 @@ def print_tables(rows, args):
             f"| {_fmt(r['growth'][0], '.0f')} / {_fmt(r['growth'][1], '.0f')} |"
         )
     _log(
-        f"\nBatch size {batch}; train and log_prob as `tf.function` (no XLA), "
+        f"\nBatch size {batch}; train and log_prob as `tf.function` (XLA only "
+        "where a row says so; TFP's always float32 without XLA), "
         f"median of {args.repeats} repeats of {args.steps} train / "
         f"{args.log_prob_steps} log_prob steps after {args.warmup} warm-up "
         "steps. Ratio = ours / TFP (> 1: ours faster, or more memory for RSS). "
@@ -646,6 +692,13 @@ def parse_args(argv=None):
         action="store_true",
         help="TFP's PixelCNN with its (default) weight normalization; "
         "off by default because our model has none",
+    )
+    parser.add_argument(
+        "--variants",
+        default=DEFAULT_VARIANTS,
+        help="comma-separated extra rows of ours, each a dtype policy "
+        "(float32, mixed_bfloat16, mixed_float16) with an optional '+xla'; "
+        "'' for float32 only",
     )
     parser.add_argument(
         "--json", default=None, help="also write the raw results to this file"

@@ -205,6 +205,7 @@ def test_fit_and_evaluate_refuse_images_scaled_to_unit_at_the_first_step(model):
     model.fit(images.astype(np.float32), batch_size=16, epochs=1, verbose=0)
 
 
+@pytest.mark.slow  # XLA's compile on CPU: about 15 s
 def test_under_xla_a_bad_batch_gives_a_nan_loss_that_stops_fit_before_any_nan_weight():
     # XLA has no Assert: the compiled step makes the loss NaN instead, with
     # a zero gradient, and TerminateOnNaN(raise_error=True) (which

@@ -57,10 +57,13 @@ class PixelEncoding(keras.layers.Layer):
         self.num_levels = num_levels
         self.encoding = encoding
         self.embedding_dim = embedding_dim
-        # The values are pixel values, not features: under a mixed policy
-        # Keras would cast float inputs to the compute dtype, and bfloat16
-        # rounds integers above 256.
-        self._convert_input_args = False
+
+    @property
+    def input_dtype(self):
+        """float32 under every policy: the inputs are pixel values, not
+        features, and bfloat16 (a mixed policy's compute dtype) rounds
+        integers above 256."""
+        return "float32"
 
     @property
     def features_per_channel(self):

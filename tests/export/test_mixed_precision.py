@@ -14,7 +14,9 @@ from export import export_model
 from tests import helpers
 
 
-@pytest.mark.parametrize("family", ["pixel_cnn_pp", "pixel_cnn"])
+@pytest.mark.parametrize(
+    "family", ["pixel_cnn_pp", pytest.param("pixel_cnn", marks=pytest.mark.slow)]
+)
 def test_bfloat16_trained_model_exports_and_serves(family, tmp_path):
     model = helpers.export_model_of(family)
     model = type(model).from_config({**model.get_config(), "dtype": "mixed_bfloat16"})
