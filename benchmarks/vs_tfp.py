@@ -20,7 +20,8 @@ picks:
 
 Both sides are trained the same way: `loss = -mean(log_prob(images))` in
 nats, the gradient over the model's trainable variables, and Adam(1e-3):
-`keras.optimizers.Adam` for ours (Keras 3), `tf_keras.optimizers.Adam` for
+pixel_keras' `FusedAdam` for ours (Keras 3's Adam with TensorFlow's fused
+kernel, what `training.make_optimizer` gives), `tf_keras.optimizers.Adam` for
 TFP's network (it is a `tf_keras` layer; that optimizer also applies the
 kernel masks of its convolutions, which TFP's causality relies on). The two
 frameworks' objects are never mixed.
@@ -139,7 +140,12 @@ class _Bench:
                 dtype=dtype_policy,
             )
             self.variables = list(model.trainable_variables)
-            optimizer = keras.optimizers.Adam(1e-3)
+            # pixel_keras' Adam (`training.make_optimizer`'s): Keras' Adam
+            # with TensorFlow's fused kernel per variable, as tf_keras' Adam
+            # on TFP's side.
+            from pixel_keras.training import FusedAdam
+
+            optimizer = FusedAdam(1e-3)
             optimizer.build(self.variables)
 
             def log_prob(images, training):
@@ -648,6 +654,26 @@ def print_tables(rows, args):
     )
 
 
+def _print_backward_choices():
+    """What the causal convolutions' autotuning chose on this machine."""
+    from pixel_keras.layers import padded_conv2d
+
+    measured = padded_conv2d.measured_backward_passes()
+    if not measured:
+        _log("\nNo convolution backward pass was measured (PIXEL_KERAS_CONV pins one).")
+        return
+    _log(
+        f"\nBackward passes chosen by measuring, per convolution shape ({len(measured)} "
+        "shapes; ms of the three passes, the chosen one starred):"
+    )
+    for input_shape, kernel_shape, padding, dtype, timings, choice in measured:
+        cells = ", ".join(
+            f"{'*' if name == choice else ''}{name} {1000 * seconds:.2f}"
+            for name, seconds in timings.items()
+        )
+        _log(f"  {input_shape} * {kernel_shape} pad {padding} {dtype}: {cells}")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -735,6 +761,7 @@ def main(argv=None):
         rows.append(benchmark_config(config, args))
     merge_memory(rows, memory)
     print_tables(rows, args)
+    _print_backward_choices()
     _log(f"\nLoad average at end: {os.getloadavg()}")
     _log(f"Total time: {time.perf_counter() - start:.0f}s")
     if args.json:

@@ -2,6 +2,7 @@
 `tf.distribute` strategies.
 
 - `optimizers.py`: the papers' optimizers (`make_optimizer`).
+- `fused_adam.py`: Keras' Adam with one fused kernel per variable.
 - `ema.py`: EMA (Polyak) weights in and out of a model (`ema_weights`).
 - `checkpointing.py`: finding, loading and atomically saving checkpoints.
 - `loop.py`: input pipelines, weight-norm init, `train`, `evaluate`.
@@ -19,6 +20,7 @@ from pixel_keras.training.checkpointing import checkpoints
 from pixel_keras.training.checkpointing import has_backup
 from pixel_keras.training.checkpointing import latest_checkpoint
 from pixel_keras.training.checkpointing import load_checkpoint
+from pixel_keras.training.fused_adam import FusedAdam
 from pixel_keras.training.ema import ValidateWithEMAWeights
 from pixel_keras.training.ema import ema_weights
 from pixel_keras.training.ema import use_ema_weights
@@ -35,6 +37,7 @@ __all__ = [
     "AtomicModelCheckpoint",
     "BACKUP_DIR",
     "CHECKPOINT_DIR",
+    "FusedAdam",
     "LOG_DIR",
     "OPTIMIZERS",
     "ValidateWithEMAWeights",

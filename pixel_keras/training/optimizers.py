@@ -3,10 +3,13 @@ and optional EMA (Polyak) weights."""
 
 import keras
 
+from pixel_keras.training.fused_adam import FusedAdam
+
 # Optimizer name -> (Keras class, default arguments).
 OPTIMIZERS = {
-    # PixelCNN++'s Adam: beta_1 0.95, beta_2 0.9995.
-    "adam": (keras.optimizers.Adam, {"beta_1": 0.95, "beta_2": 0.9995}),
+    # PixelCNN++'s Adam: beta_1 0.95, beta_2 0.9995; Keras' Adam with one
+    # fused kernel per variable (`fused_adam.py`).
+    "adam": (FusedAdam, {"beta_1": 0.95, "beta_2": 0.9995}),
     # The PixelRNN paper's RMSProp, with Keras' defaults (rho 0.9).
     "rmsprop": (keras.optimizers.RMSprop, {}),
 }
