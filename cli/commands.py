@@ -238,7 +238,7 @@ def train(config):
         "epochs": int(config.epochs),
         "batch_size": int(config.batch_size),
         # The optimizer's own (a resumed run keeps the checkpoint's).
-        "optimizer": type(optimizer).__name__.lower(),
+        "optimizer": training.optimizer_name(optimizer),
         "ema_momentum": optimizer.ema_momentum if optimizer.use_ema else None,
         "weight_norm": bool(getattr(model, "weight_norm", False)),
         "dtype_policy": model.dtype_policy.name,

@@ -32,6 +32,7 @@ from pixel_keras.training.loop import model_inputs
 from pixel_keras.training.loop import train
 from pixel_keras.training.optimizers import OPTIMIZERS
 from pixel_keras.training.optimizers import make_optimizer
+from pixel_keras.training.optimizers import optimizer_name
 
 __all__ = [
     "AtomicModelCheckpoint",
@@ -53,6 +54,7 @@ __all__ = [
     "make_optimizer",
     "model_inputs",
     "multi_worker",
+    "optimizer_name",
     "train",
     "use_ema_weights",
     "uses_ema",

@@ -64,3 +64,13 @@ def make_optimizer(
     )
     ema = {} if ema_momentum is None else {"use_ema": True, "ema_momentum": ema_momentum}
     return optimizer_class(schedule, **{**defaults, **options}, **ema)
+
+
+def optimizer_name(optimizer):
+    """The `OPTIMIZERS` key of an optimizer (looking through Keras'
+    `LossScaleOptimizer`), else its class name in lower case."""
+    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    for name, (optimizer_class, _) in OPTIMIZERS.items():
+        if isinstance(optimizer, optimizer_class):
+            return name
+    return type(optimizer).__name__.lower()

@@ -15,7 +15,7 @@ from tests import helpers
 
 
 @pytest.mark.parametrize(
-    "family", ["pixel_cnn_pp", pytest.param("pixel_cnn", marks=pytest.mark.slow)]
+    "family", [pytest.param("pixel_cnn_pp", marks=pytest.mark.slow), "pixel_cnn"]
 )
 def test_bfloat16_trained_model_exports_and_serves(family, tmp_path):
     model = helpers.export_model_of(family)

@@ -21,8 +21,8 @@ from pixel_keras.models.pixel_rnn import row_lstm_sampler
 from tests import helpers
 
 POLICIES = ("mixed_bfloat16", "mixed_float16")
-# The checks whose float16 runs add little to bfloat16's run with the slow
-# tests, to keep the default suite under its time budget.
+# The float16 runs of most checks add little to bfloat16's: they run with
+# the slow tests, to keep the default suite under its time budget.
 POLICIES_FLOAT16_SLOW = (
     "mixed_bfloat16",
     pytest.param("mixed_float16", marks=pytest.mark.slow),
@@ -119,7 +119,7 @@ def test_keras_round_trip_keeps_the_policy_and_the_outputs(family, policy, tmp_p
     assert checked.clone.dtype_policy.name == policy
 
 
-@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("policy", POLICIES_FLOAT16_SLOW)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_fit_lowers_the_loss(family, policy):
     model = _model(family, policy)
@@ -134,7 +134,7 @@ def test_fit_lowers_the_loss(family, policy):
     assert losses[-1] < losses[0] - 0.02, losses
 
 
-@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize("policy", POLICIES_FLOAT16_SLOW)
 @pytest.mark.parametrize("family", FAMILIES)
 def test_cached_sampler_agrees_with_the_network_to_its_rounding(family, policy):
     channels = 1 if family == "diagonal_bilstm" else 3
@@ -171,6 +171,14 @@ def test_weight_norm_initializes_under_the_policy(policy):
     assert np.all(np.isfinite(model.log_prob(images).numpy()))
 
 
+def test_float16_compile_scales_the_loss():
+    model = _model("pixel_cnn", "mixed_float16")
+    model.compile(optimizer=training.make_optimizer(1e-3))
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert training.optimizer_name(model.optimizer) == "adam"
+
+
+@pytest.mark.slow  # a float16 fit of PixelCNN++: about 14 s
 def test_float16_loss_scaling_keeps_the_ema_weights():
     from pixel_keras.training import ema
 
