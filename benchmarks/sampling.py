@@ -138,9 +138,23 @@ def _timed(fn):
     return seconds, _peak_rss_mib()
 
 
-def _time_cached(model, batch):
-    model.sample(batch, seed=0)  # Traces.
-    return _timed(lambda: model.sample(batch, seed=1))
+def _time_cached(model, batch, jit_compile=None):
+    model.sample(batch, seed=0, jit_compile=jit_compile)  # Traces (compiles).
+    return _timed(lambda: model.sample(batch, seed=1, jit_compile=jit_compile))
+
+
+def _time_log_prob(model, batch, repeats=3):
+    """Seconds of one `log_prob` over `batch` images (traced, the best of
+    `repeats`): scoring, the physical limit of sampling speed."""
+    import numpy as np
+    import tensorflow as tf
+
+    images = np.random.default_rng(0).integers(
+        0, model.num_levels, (batch, *model.image_shape)
+    ).astype(np.float32)
+    log_prob = tf.function(model.log_prob)
+    log_prob(images).numpy()  # Traces.
+    return min(_timed(lambda: log_prob(images))[0] for _ in range(repeats))
 
 
 def _time_naive(model, batch, budget, pixels):
@@ -262,8 +276,15 @@ def main(argv=None):
         model, arguments = _build(name)
         for batch in args.batch_sizes:
             row = {"config": name, "batch": batch}
+            row["log_prob"] = _time_log_prob(model, batch)
             row["cached"], row["cached_rss"] = _time_cached(model, batch)
-            _log(f"{name} batch {batch}: cached {row['cached']:.2f} s")
+            _log(
+                f"{name} batch {batch}: log_prob {row['log_prob']:.3f} s, "
+                f"cached {row['cached']:.2f} s"
+            )
+            if model.cached_loop_compiles:
+                row["plain"], _ = _time_cached(model, batch, jit_compile=False)
+                _log(f"{name} batch {batch}: cached without XLA {row['plain']:.2f} s")
             row["naive"], row["naive_rss"], row["extrapolated"] = _time_naive(
                 model, batch, args.naive_budget, args.naive_pixels
             )
@@ -278,13 +299,15 @@ def main(argv=None):
 
     _log("")
     _log(
-        "| model | batch | naive img/s | cached img/s | cached / naive "
+        "| model | batch | log_prob img/s | cached img/s | sampling / scoring "
+        "| cached without XLA img/s | naive img/s | cached / naive "
         "| TFP img/s | cached / TFP | peak RSS MiB (cached / naive / TFP) |"
     )
-    _log("|---|---:|---:|---:|---:|---:|---:|---|")
+    _log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for row in rows:
         batch = row["batch"]
         mark = "~" if row["extrapolated"] else ""
+        plain = f"{batch / row['plain']:.3g}" if "plain" in row else "(no XLA loop)"
         tfp_rate = tfp_ratio = tfp_rss = ""
         if "tfp" in row:
             tfp_rate = f"{batch / row['tfp']:.3g}"
@@ -292,12 +315,20 @@ def main(argv=None):
             tfp_rss = f" / {row['tfp_rss']:.0f}"
         _log(
             f"| {row['config']} | {batch} "
-            f"| {mark}{batch / row['naive']:.3g} | {batch / row['cached']:.3g} "
+            f"| {batch / row['log_prob']:.3g} | {batch / row['cached']:.3g} "
+            f"| {row['log_prob'] / row['cached']:.3f} | {plain} "
+            f"| {mark}{batch / row['naive']:.3g} "
             f"| {mark}{row['naive'] / row['cached']:.0f}x "
             f"| {tfp_rate} | {tfp_ratio} "
             f"| {row['cached_rss']:.0f} / {row['naive_rss']:.0f}{tfp_rss} |"
         )
     _log("~: naive time extrapolated from the last --naive_pixels pixels.")
+    _log(
+        "sampling / scoring: cached sample img/s over log_prob img/s, same model "
+        "and batch (1 would be sampling at the network's scoring speed). The "
+        "cached column is `model.sample`'s default: XLA-compiled where the "
+        "model's loop compiles (PixelCNN++), as the export's is not."
+    )
 
 
 if __name__ == "__main__":

@@ -140,6 +140,9 @@ class AutoregressiveImageModel(keras.Model):
     # R, then B), each with a pass of the network; False when the per-pixel
     # distribution draws all channels of a pixel jointly.
     samples_subpixels = False
+    # True when `build_cached_loop(jit_compile=True)` gives an XLA-compiled
+    # loop; `sample` and `complete` then use it by default.
+    cached_loop_compiles = False
     # Subclasses set these from their arguments: at most one is not None.
     num_classes = None
     conditional_shape = None
@@ -303,8 +306,9 @@ class AutoregressiveImageModel(keras.Model):
 
     # --- Sampling -------------------------------------------------------------
 
-    def build_cached_loop(self):
-        """The model's cached sampling loop (see `pixel_keras.sampling`)."""
+    def build_cached_loop(self, jit_compile=False):
+        """The model's cached sampling loop (see `pixel_keras.sampling`);
+        with `jit_compile`, compiled with XLA (where `cached_loop_compiles`)."""
         raise NotImplementedError(
             f"{type(self).__name__} has no cached sampler; use method='naive'."
         )
@@ -318,6 +322,7 @@ class AutoregressiveImageModel(keras.Model):
         method="cached",
         *,
         labels=None,
+        jit_compile=None,
     ):
         """Draws images from the model in raster order.
 
@@ -334,6 +339,9 @@ class AutoregressiveImageModel(keras.Model):
                 every pixel, the reference). Both draw the same images from
                 the same seeds.
             labels: deprecated name of `condition`.
+            jit_compile: whether the cached loop runs compiled by XLA; None
+                (the default) where the model's loop compiles
+                (`cached_loop_compiles`). Same images either way (tested).
 
         Returns:
             `(num, height, width, channels)` images: uint8, or int32 for a
@@ -346,6 +354,7 @@ class AutoregressiveImageModel(keras.Model):
             self.condition_spec.resolve(condition, labels),
             temperature=temperature,
             method=method,
+            jit_compile=jit_compile,
         )
 
     def complete(
@@ -358,6 +367,7 @@ class AutoregressiveImageModel(keras.Model):
         method="cached",
         *,
         labels=None,
+        jit_compile=None,
     ):
         """Fills the unknown pixels of images; known pixels are kept exactly.
 
@@ -374,6 +384,7 @@ class AutoregressiveImageModel(keras.Model):
             temperature: positive float.
             method: `"cached"` or `"naive"`, as for `sample`.
             labels: deprecated name of `condition`.
+            jit_compile: as for `sample`.
 
         Returns:
             images of the same shape, of the dtype `sample` returns.
@@ -386,6 +397,7 @@ class AutoregressiveImageModel(keras.Model):
             self.condition_spec.resolve(condition, labels),
             temperature=temperature,
             method=method,
+            jit_compile=jit_compile,
         )
 
     @property

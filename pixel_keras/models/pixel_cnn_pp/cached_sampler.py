@@ -44,6 +44,21 @@ from pixel_keras.models.pixel_cnn_pp.layer_names import block_layer
 from pixel_keras.models.pixel_cnn_pp.layer_names import stride_layer
 
 
+def _at(x, axis, start, size=None):
+    """`x[..., start : start + size, ...]` along `axis` (without `size`: the
+    one index `start`, the axis dropped), for a traced `start`.
+
+    A `tf.slice` with a static size: XLA compiles it to a dynamic slice,
+    where a strided slice with traced bounds has no static shape.
+    """
+    begin = [0] * x.shape.rank
+    begin[axis] = start
+    sizes = [-1] * x.shape.rank
+    sizes[axis] = 1 if size is None else size
+    sliced = tf.slice(x, tf.stack(begin), sizes)
+    return tf.squeeze(sliced, axis) if size is None else sliced
+
+
 def _celu(x):
     """`concat_elu` on the last axis."""
     return tf.nn.elu(tf.concat([x, -x], axis=-1))
@@ -70,11 +85,14 @@ def _window(layer, celu):
     return tf.reshape(kernel, [-1, filters]), bias
 
 
-def build_loop(model):
+def build_loop(model, jit_compile=False):
     """The traced cached loop of a `PixelCNNPlusPlus`.
 
     Args:
         model: a built `PixelCNNPlusPlus`.
+        jit_compile: whether XLA compiles the loop (every slice at a traced
+            row or column is a static-size `_at`, so it does). An export
+            must not: TF Serving runs XLA only when told to.
 
     Returns:
         A `tf.function` `loop(images, known, condition, component_noise,
@@ -83,7 +101,7 @@ def build_loop(model):
     """
     network = _CachedNetwork(model)
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, jit_compile=jit_compile)
     def loop(images, known, condition, component_noise, channel_noise, temperature):
         return network.sample(
             images, known, condition, component_noise, channel_noise, temperature
@@ -260,10 +278,10 @@ class _CachedNetwork:
             # The stem reads image rows row - 2 and row - 1 (xpad has two rows
             # of padding on top); its down_shift makes row 0 zero.
             kernel, bias = weights[STEM_DOWN]
-            stem = tf.nn.conv2d(state["xpad"][:, row : row + 2], kernel, 1, "VALID")
+            stem = tf.nn.conv2d(_at(state["xpad"], 1, row, 2), kernel, 1, "VALID")
             x = tf.where(row > 0, stem[:, 0] + bias, 0.0)
             kernel, bias = weights[STEM_DOWN_RIGHT_ABOVE]
-            above = tf.nn.conv2d(state["xpad"][:, row + 1 : row + 2], kernel, 1, "VALID")
+            above = tf.nn.conv2d(_at(state["xpad"], 1, row + 1, 1), kernel, 1, "VALID")
             state["row/stem_above"] = tf.where(row > 0, above[:, 0] + bias, 0.0)
         else:
             name = stride_layer("down", level, "u")
@@ -303,7 +321,7 @@ class _CachedNetwork:
                 strides=2,
                 padding="VALID",
             )
-            x = fine[:, row % 2, 1 : 1 + 2 * coarse_width] + bias
+            x = _at(fine, 1, row % 2)[:, 1 : 1 + 2 * coarse_width] + bias
             x.set_shape([None, 2 * coarse_width, self.filters])
         for i in range(self._num_up_blocks(level)):
             name = block_layer("up", level, "u", i)
@@ -318,8 +336,8 @@ class _CachedNetwork:
         """The 2 x 2 window ending at `(i, col)`: `(batch, 4 * channels)`."""
         above, current = buffer
         channels = value.shape[-1]
-        top = tf.reshape(above[:, col : col + 2], [-1, 2 * channels])
-        return tf.concat([top, current[:, col], value], axis=-1)
+        top = tf.reshape(_at(above, 1, col, 2), [-1, 2 * channels])
+        return tf.concat([top, _at(current, 1, col), value], axis=-1)
 
     @staticmethod
     def _write(buffer, indices, value):
@@ -361,10 +379,10 @@ class _CachedNetwork:
             # column 0 zero).
             kernel, bias = weights[STEM_DOWN_RIGHT_LEFT]
             left = tf.reshape(
-                state["xpad"][:, row + 1 : row + 3, col], [batch, kernel.shape[0]]
+                _at(_at(state["xpad"], 1, row + 1, 2), 2, col), [batch, kernel.shape[0]]
             )
             left = tf.where(col > 0, tf.matmul(left, kernel) + bias, 0.0)
-            x = state["row/stem_above"][:, col] + left
+            x = _at(state["row/stem_above"], 1, col) + left
         else:
             # The strided 2 x 2 convolution, at the finer level's position
             # (2 row, 2 col).
@@ -382,7 +400,7 @@ class _CachedNetwork:
                 x,
                 col,
                 indices,
-                state[f"row/{name}"][:, col],
+                _at(state[f"row/{name}"], 1, col),
             )
             activations.append(x)
 
@@ -408,9 +426,10 @@ class _CachedNetwork:
             # (row // 2, col // 2).
             kernel, bias = weights[stride_layer("up", level, "ul")]
             _, coarse = state[f"buffer/{stride_layer('up', level, 'ul')}"]
-            x = tf.matmul(coarse[:, col // 2 + 1], kernel[row % 2, col % 2]) + bias
+            tap = _at(_at(kernel, 0, row % 2), 0, col % 2)
+            x = tf.matmul(_at(coarse, 1, col // 2 + 1), tap) + bias
         for i in range(self._num_up_blocks(level)):
-            above = state[f"row/{block_layer('up', level, 'u', i)}"][:, col]
+            above = _at(state[f"row/{block_layer('up', level, 'u', i)}"], 1, col)
             skip = tf.concat([above, activations.pop()], axis=-1)
             x = self._pixel_block(
                 state, block_layer("up", level, "ul", i), weights, x, col, indices, skip
@@ -467,7 +486,8 @@ class _CachedNetwork:
         def draw(row, col, params):
             distribution = self.model.output_distribution(params, temperature)
             return distribution.sample_from_uniforms(
-                component_noise[:, row, col], channel_noise[:, row, col]
+                _at(_at(component_noise, 1, row), 1, col),
+                _at(_at(channel_noise, 1, row), 1, col),
             )
 
         images, _ = self._run(images, known, condition, draw)
@@ -486,7 +506,7 @@ class _CachedNetwork:
         images = tf.cast(images, tf.float32)
         known = tf.ones(tf.shape(images)[:3], tf.bool)
         _, params = self._run(
-            images, known, condition, lambda row, col, params: images[:, row, col]
+            images, known, condition, lambda row, col, params: _at(_at(images, 1, row), 1, col)
         )
         return params
 
@@ -505,7 +525,11 @@ class _CachedNetwork:
             params_rows = params_rows.write(row * self.width + col, params)
             drawn = draw(row, col, params)
             images = state["images"]
-            values = tf.where(known[:, row, col, tf.newaxis], images[:, row, col], drawn)
+            values = tf.where(
+                _at(_at(known, 1, row), 1, col)[:, tf.newaxis],
+                _at(_at(images, 1, row), 1, col),
+                drawn,
+            )
             state = dict(state)
             state["images"] = tf.tensor_scatter_nd_update(
                 images,

@@ -200,9 +200,12 @@ class PixelRNN(categorical.CategoricalPixelModel):
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
 
-    def build_cached_loop(self):
+    def build_cached_loop(self, jit_compile=False):
         """The cached sampling loop of the model's kind
-        (`row_lstm_sampler.py`, `diagonal_bilstm_sampler.py`)."""
+        (`row_lstm_sampler.py`, `diagonal_bilstm_sampler.py`); it does not
+        compile with XLA yet (`cached_loop_compiles` is False)."""
+        if jit_compile:
+            raise ValueError("PixelRNN's cached loops do not compile with XLA yet.")
         if self.kind == "row_lstm":
             return row_lstm_sampler.build_loop(self)
         return diagonal_bilstm_sampler.build_loop(self)

@@ -106,3 +106,33 @@ def test_pixel_cnn_pp_conditioned_on_values_samples_like_naive():
     b = model.log_prob(images, condition=condition[::-1])
     assert np.any(np.abs(a - b) > 1e-4)
     assert model.get_config()["conditional_shape"] == (3,)
+
+
+@pytest.mark.parametrize("num", [1, 4])
+def test_xla_compiled_loop_draws_the_same_images_as_the_plain_one(model, num):
+    # `sample` and `complete` compile the cached loop with XLA by default;
+    # the export runs the plain loop. Both (and the naive loop, above) must
+    # give the same images.
+    seeds = sampling.per_image_seeds(7, num)
+    kwargs = {"condition": helpers.class_labels(model, num), "temperature": 0.8}
+    compiled = model.sample(num, seed=seeds, jit_compile=True, **kwargs)
+    plain = model.sample(num, seed=seeds, jit_compile=False, **kwargs)
+    np.testing.assert_array_equal(compiled.numpy(), plain.numpy())
+    images = plain.numpy()
+    known = np.zeros(images.shape[:3], bool)
+    known[:, : images.shape[1] // 2] = True
+    np.testing.assert_array_equal(
+        model.complete(images, known, seed=seeds, jit_compile=True, **kwargs).numpy(),
+        model.complete(images, known, seed=seeds, jit_compile=False, **kwargs).numpy(),
+    )
+
+
+def test_xla_is_refused_where_it_does_not_apply():
+    model = _model("grey_two_levels")
+    with pytest.raises(ValueError, match="jit_compile=True.*method='naive'"):
+        model.sample(1, seed=0, method="naive", jit_compile=True)
+    categorical = helpers.tiny_pixel_cnn(image_shape=(4, 4, 1))
+    with pytest.raises(ValueError, match="jit_compile=True.*PixelCNN"):
+        categorical.sample(1, seed=0, jit_compile=True)
+    # By default a model whose loop does not compile samples without XLA.
+    assert categorical.sample(1, seed=0).shape == (1, 4, 4, 1)
