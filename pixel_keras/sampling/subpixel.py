@@ -210,7 +210,7 @@ class InputConvolution:
         return features + tf.matmul(self.encode(pixel), self.centre_kernel)
 
 
-def build_loop(model, network_class, with_logits=False):
+def build_loop(model, network_class, with_logits=False, jit_compile=False):
     """The traced cached loop of `model`.
 
     Args:
@@ -218,6 +218,7 @@ def build_loop(model, network_class, with_logits=False):
         network_class: the model's network (see the module docstring).
         with_logits: also return the categorical logits every draw used,
             `(B, H, W, C, L)` (a Bernoulli logit `l` as `[0, l]`).
+        jit_compile: whether XLA compiles the loop (not in an export).
 
     Returns:
         A `tf.function` `loop(images, known, condition, noise,
@@ -237,7 +238,7 @@ def build_loop(model, network_class, with_logits=False):
         )
         return tf.where(known, given, value), logits
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, jit_compile=jit_compile)
     def loop(images, known, condition, noise, temperature):
         # The static batch where known: zeros made inside the loops from a
         # dynamic one lose it, and a batch of 1 broadcast with an unknown

@@ -112,9 +112,9 @@ class _PixelCNNNetwork:
         return tf.concat([carry[..., self.units :], record], -1), record
 
 
-def build_loop(model):
+def build_loop(model, jit_compile=False):
     """The traced cached sampling loop of a `PixelCNN` (`subpixel.build_loop`)."""
-    return subpixel.build_loop(model, _PixelCNNNetwork)
+    return subpixel.build_loop(model, _PixelCNNNetwork, jit_compile=jit_compile)
 
 
 def cached_logits(model, images, condition=None):

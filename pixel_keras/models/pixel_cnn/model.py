@@ -144,8 +144,6 @@ class PixelCNN(categorical.CategoricalPixelModel):
         self.embedding_dim = embedding_dim
 
     def build_cached_loop(self, jit_compile=False):
-        """The cached sampling loop (`cached_sampler.py`); it does not
-        compile with XLA yet (`cached_loop_compiles` is False)."""
-        if jit_compile:
-            raise ValueError("PixelCNN's cached loop does not compile with XLA yet.")
-        return cached_sampler.build_loop(self)
+        """The cached sampling loop (`cached_sampler.py`), with `jit_compile`
+        compiled by XLA."""
+        return cached_sampler.build_loop(self, jit_compile=jit_compile)

@@ -179,10 +179,10 @@ class _DiagonalBiLSTMNetwork:
         return states, record
 
 
-def build_loop(model):
+def build_loop(model, jit_compile=False):
     """The traced cached sampling loop of a Diagonal BiLSTM `PixelRNN`
     (`subpixel.build_loop`)."""
-    return subpixel.build_loop(model, _DiagonalBiLSTMNetwork)
+    return subpixel.build_loop(model, _DiagonalBiLSTMNetwork, jit_compile=jit_compile)
 
 
 def cached_logits(model, images, condition=None):

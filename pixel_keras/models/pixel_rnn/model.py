@@ -202,10 +202,8 @@ class PixelRNN(categorical.CategoricalPixelModel):
 
     def build_cached_loop(self, jit_compile=False):
         """The cached sampling loop of the model's kind
-        (`row_lstm_sampler.py`, `diagonal_bilstm_sampler.py`); it does not
-        compile with XLA yet (`cached_loop_compiles` is False)."""
-        if jit_compile:
-            raise ValueError("PixelRNN's cached loops do not compile with XLA yet.")
+        (`row_lstm_sampler.py`, `diagonal_bilstm_sampler.py`), with
+        `jit_compile` compiled by XLA."""
         if self.kind == "row_lstm":
-            return row_lstm_sampler.build_loop(self)
-        return diagonal_bilstm_sampler.build_loop(self)
+            return row_lstm_sampler.build_loop(self, jit_compile=jit_compile)
+        return diagonal_bilstm_sampler.build_loop(self, jit_compile=jit_compile)

@@ -109,9 +109,9 @@ class _RowLSTMNetwork:
         return carry, tf.stack(states)
 
 
-def build_loop(model):
+def build_loop(model, jit_compile=False):
     """The traced cached sampling loop of a Row LSTM `PixelRNN` (`subpixel.build_loop`)."""
-    return subpixel.build_loop(model, _RowLSTMNetwork)
+    return subpixel.build_loop(model, _RowLSTMNetwork, jit_compile=jit_compile)
 
 
 def cached_logits(model, images, condition=None):
