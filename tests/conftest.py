@@ -9,6 +9,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # itself. `PIXEL_KERAS_CONV=auto python -m pytest tests` runs everything
 # with the autotuned choice.
 os.environ.setdefault("PIXEL_KERAS_CONV", "forward")
+# Likewise sampling runs the plain loops (each XLA compile costs seconds);
+# the compiled loops are tested explicitly (`jit_compile=True`) against
+# them and against the naive loop.
+os.environ.setdefault("PIXEL_KERAS_SAMPLING_XLA", "0")
 
 import pytest  # noqa: E402
 

@@ -24,6 +24,7 @@ call that maps inputs to `(batch, height, width, num_params)`; a sub-pixel
 model also has `channel_logits(outputs)`.
 """
 
+import os
 import weakref
 
 import numpy as np
@@ -38,6 +39,10 @@ from pixel_keras.sampling.noise import per_image_seeds
 # (the model's `build_cached_loop()`); "naive" runs the whole network per
 # pixel and is the reference the cached loops are tested against.
 METHODS = ("cached", "naive")
+
+# Set to 0 to sample without XLA by default (`jit_compile=None`); the
+# tests do, and test the compiled loops explicitly.
+XLA_ENVIRONMENT_VARIABLE = "PIXEL_KERAS_SAMPLING_XLA"
 
 # The traced loops of each model, by (method, XLA), dropped with the model.
 _LOOPS = weakref.WeakKeyDictionary()
@@ -63,8 +68,11 @@ def _loop(model, method, jit_compile=False):
 
 def _resolve_jit_compile(model, method, jit_compile):
     """`jit_compile=None` (auto): XLA for a cached loop that compiles with it
-    (`model.cached_loop_compiles`), which measured faster on CPU too."""
+    (`model.cached_loop_compiles`): measured 2-10x faster on 2 CPU cores;
+    `PIXEL_KERAS_SAMPLING_XLA=0` turns the default off."""
     if jit_compile is None:
+        if os.environ.get(XLA_ENVIRONMENT_VARIABLE, "1").strip().lower() in ("0", "false"):
+            return False
         return method == "cached" and getattr(model, "cached_loop_compiles", False)
     if jit_compile and not (method == "cached" and getattr(model, "cached_loop_compiles", False)):
         raise ValueError(
@@ -133,7 +141,8 @@ def sample(
         labels: deprecated name of `condition`.
         jit_compile: whether the loop is compiled with XLA; None (the
             default) for the cached loop of a model whose loop compiles
-            (`cached_loop_compiles`: PixelCNN++). The export never uses XLA.
+            (`cached_loop_compiles`: every pixel_keras model). The same
+            images either way; the export never uses XLA.
 
     Returns:
         uint8 `(num, height, width, channels)` images (int32 above 256

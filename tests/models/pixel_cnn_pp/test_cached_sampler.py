@@ -131,3 +131,16 @@ def test_xla_is_refused_where_it_does_not_apply():
     model = _model("grey_two_levels")
     with pytest.raises(ValueError, match="jit_compile=True.*method='naive'"):
         model.sample(1, seed=0, method="naive", jit_compile=True)
+
+
+def test_sampling_compiles_with_xla_by_default(monkeypatch):
+    from pixel_keras.sampling import sampler
+
+    model = _model("grey_two_levels")
+    monkeypatch.delenv(sampler.XLA_ENVIRONMENT_VARIABLE, raising=False)
+    assert sampler._resolve_jit_compile(model, "cached", None) is True
+    assert sampler._resolve_jit_compile(model, "naive", None) is False
+    assert sampler._resolve_jit_compile(model, "cached", False) is False
+    monkeypatch.setenv(sampler.XLA_ENVIRONMENT_VARIABLE, "0")
+    assert sampler._resolve_jit_compile(model, "cached", None) is False
+    assert sampler._resolve_jit_compile(model, "cached", True) is True
