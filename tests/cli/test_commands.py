@@ -104,6 +104,7 @@ def test_architecture_flag_of_another_model_is_refused(tmp_path):
         commands.train(helpers.tiny_run_config(tmp_path, num_layers=2))
 
 
+@pytest.mark.slow  # two short runs: about 25 s
 def test_train_in_mixed_bfloat16_and_resume_keeps_the_policy(tmp_path):
     # (XLA's compile takes most of a minute on CPU; the compiled step is
     # tested in tests/test_pixel_values.py, the flag below.)

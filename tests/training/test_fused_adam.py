@@ -24,7 +24,10 @@ def _train(optimizer, make_model, images, steps=4):
 @pytest.mark.parametrize(
     "make_model",
     [
-        lambda: helpers.tiny_pixel_cnn_pp(image_shape=(4, 4, 1)),
+        pytest.param(
+            lambda: helpers.tiny_pixel_cnn_pp(image_shape=(4, 4, 1)),
+            marks=pytest.mark.slow,  # about 16 s; the embedding case has dense weights too
+        ),
         # An embedding's gradient is sparse: Keras' own update runs for it.
         lambda: helpers.tiny_pixel_cnn(
             image_shape=(4, 4, 1), num_levels=17, input_encoding="embedding"

@@ -108,7 +108,7 @@ def test_pixel_cnn_pp_conditioned_on_values_samples_like_naive():
     assert model.get_config()["conditional_shape"] == (3,)
 
 
-@pytest.mark.parametrize("num", [1, 4])
+@pytest.mark.parametrize("num", [pytest.param(1, marks=pytest.mark.slow), 4])
 def test_xla_compiled_loop_draws_the_same_images_as_the_plain_one(model, num):
     # `sample` and `complete` compile the cached loop with XLA by default;
     # the export runs the plain loop. Both (and the naive loop, above) must

@@ -18,7 +18,8 @@ from tests import helpers
     [
         ((8, 8, 1), 1, None),
         ((8, 8, 3), 2, None),
-        ((8, 8, 2), 3, 3),  # down to 2x2 and back, class-conditional
+        # Down to 2x2 and back, class-conditional (about 15 s: with -m slow).
+        pytest.param((8, 8, 2), 3, 3, marks=pytest.mark.slow),
         ((4, 8, 3), 2, None),  # not square
     ],
 )
