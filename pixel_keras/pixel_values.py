@@ -87,9 +87,7 @@ def pixel_value_assertions(values, num_levels, name="images"):
     """
     _check_dtype(values, name, num_levels)
     top = num_levels - 1
-    if values.dtype.is_bool or (
-        values.dtype.is_integer and values.dtype.min >= 0 and values.dtype.max <= top
-    ):
+    if _always_valid(values.dtype, top):
         return []
     if tf.executing_eagerly():
         # The error TFP's own eager checks raise, with the eager message.
@@ -97,12 +95,7 @@ def pixel_value_assertions(values, num_levels, name="images"):
         if message:
             raise tf.errors.InvalidArgumentError(None, None, message)
         return []
-    floats = tf.cast(values, tf.float32)
-    bad = tf.logical_or(floats < 0.0, floats > float(top))
-    if values.dtype.is_floating:
-        # NaN fails every comparison, so it is caught as a non-integer.
-        bad = tf.logical_or(bad, tf.not_equal(floats, tf.round(floats)))
-        bad = tf.logical_or(bad, tf.math.is_inf(floats))
+    floats, bad = _invalid_values(values, top)
 
     def fail():
         # Only a failing check computes what its message shows.
@@ -175,6 +168,23 @@ def check_pixel_values(values, num_levels, name="images"):
         return tf.identity(values)
 
 
+def _always_valid(dtype, top):
+    """Whether every value of `dtype` is an integer in `[0, top]`."""
+    return dtype.is_bool or (dtype.is_integer and dtype.min >= 0 and dtype.max <= top)
+
+
+def _invalid_values(values, top):
+    """`(values as float32, bool tensor: True where a value is not an
+    integer in [0, top])`."""
+    floats = tf.cast(values, tf.float32)
+    bad = tf.logical_or(floats < 0.0, floats > float(top))
+    if values.dtype.is_floating:
+        # NaN fails every comparison, so it is caught as a non-integer.
+        bad = tf.logical_or(bad, tf.not_equal(floats, tf.round(floats)))
+        bad = tf.logical_or(bad, tf.math.is_inf(floats))
+    return floats, bad
+
+
 def any_invalid_pixel(values, num_levels):
     """A scalar bool tensor: whether any of `values` is not an integer in
     `[0, num_levels - 1]` (NaN and inf included).
@@ -184,13 +194,6 @@ def any_invalid_pixel(values, num_levels):
     """
     values = tf.convert_to_tensor(values)
     top = num_levels - 1
-    if values.dtype.is_bool or (
-        values.dtype.is_integer and values.dtype.min >= 0 and values.dtype.max <= top
-    ):
+    if _always_valid(values.dtype, top):
         return tf.constant(False)
-    floats = tf.cast(values, tf.float32)
-    bad = tf.logical_or(floats < 0.0, floats > float(top))
-    if values.dtype.is_floating:
-        bad = tf.logical_or(bad, tf.not_equal(floats, tf.round(floats)))
-        bad = tf.logical_or(bad, tf.math.is_inf(floats))
-    return tf.reduce_any(bad)
+    return tf.reduce_any(_invalid_values(values, top)[1])

@@ -243,6 +243,7 @@ _SAMPLE_AT_THE_CRASHING_SHAPES = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a subprocess that samples: about 15 s
 def test_sampling_at_the_shapes_that_corrupted_the_heap_runs_to_the_end():
     # A subprocess: a corrupted heap aborts the whole interpreter.
     run = subprocess.run(

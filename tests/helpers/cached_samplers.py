@@ -84,9 +84,14 @@ def assert_cached_and_naive_samples_identical(model, sampler):
     np.testing.assert_array_equal(fast, naive)
     assert len(np.unique(fast)) > 1
     # `sample` compiles the cached loop with XLA by default (the tests turn
-    # that off: conftest); the export runs it plain.
-    compiled = model.sample(SUBPIXEL_BATCH, seed=seeds, jit_compile=True, **kwargs).numpy()
-    np.testing.assert_array_equal(compiled, naive)
+    # that off: conftest); the export runs it plain. Checked for the two
+    # labelled configurations (a softmax and a sigmoid head): each XLA
+    # compile costs seconds.
+    if model.num_classes is not None:
+        compiled = model.sample(
+            SUBPIXEL_BATCH, seed=seeds, jit_compile=True, **kwargs
+        ).numpy()
+        np.testing.assert_array_equal(compiled, naive)
     # Teacher forcing: the cached loop, given its own samples, recomputes
     # the logits it drew them from; they are the network's at those images.
     np.testing.assert_allclose(

@@ -63,6 +63,7 @@ def test_fused_adam_trains_as_keras_adam(make_model):
         )
 
 
+@pytest.mark.slow  # a fit and a .keras round trip: about 10 s
 def test_make_optimizer_gives_fused_adam_with_ema_and_decay_that_round_trips(tmp_path):
     optimizer = training.make_optimizer(1e-3, ema_momentum=0.5)
     assert isinstance(optimizer, FusedAdam)

@@ -108,11 +108,22 @@ def test_pixel_cnn_pp_conditioned_on_values_samples_like_naive():
     assert model.get_config()["conditional_shape"] == (3,)
 
 
-@pytest.mark.parametrize("num", [pytest.param(1, marks=pytest.mark.slow), 4])
-def test_xla_compiled_loop_draws_the_same_images_as_the_plain_one(model, num):
+@pytest.mark.parametrize(
+    "name, num",
+    [
+        # Each XLA compile costs seconds: the labelled three-level
+        # configuration runs by default, the rest with -m slow.
+        ("rgb_three_levels_classes", 4),
+        pytest.param("rgb_three_levels_classes", 1, marks=pytest.mark.slow),
+        pytest.param("grey_two_levels", 4, marks=pytest.mark.slow),
+        pytest.param("odd_size_one_level", 1, marks=pytest.mark.slow),
+    ],
+)
+def test_xla_compiled_loop_draws_the_same_images_as_the_plain_one(name, num):
     # `sample` and `complete` compile the cached loop with XLA by default;
     # the export runs the plain loop. Both (and the naive loop, above) must
     # give the same images.
+    model = _model(name)
     seeds = sampling.per_image_seeds(7, num)
     kwargs = {"condition": helpers.class_labels(model, num), "temperature": 0.8}
     compiled = model.sample(num, seed=seeds, jit_compile=True, **kwargs)

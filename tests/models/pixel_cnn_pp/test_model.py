@@ -82,6 +82,7 @@ def test_fit_lowers_bits_per_dim_on_digits():
     )
 
 
+@pytest.mark.slow  # about 12 s
 def test_class_conditional_fit_and_labels_matter():
     model = helpers.tiny_pixel_cnn_pp(num_classes=10)
     images = np.random.default_rng(0).integers(0, 17, size=(8, 8, 8, 1))
