@@ -225,8 +225,7 @@ def train(config):
         images_lib.image_grid(samples, model.num_levels),
     )
     losses = history.history.get("loss", [])
-    # Under mixed_float16 Keras wraps the optimizer to scale the loss.
-    optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    optimizer = training.base_optimizer(model.optimizer)
     metrics = {
         "model": config.model,
         "recipe": config.recipe,

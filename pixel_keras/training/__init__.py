@@ -31,6 +31,7 @@ from pixel_keras.training.loop import input_pipelines
 from pixel_keras.training.loop import model_inputs
 from pixel_keras.training.loop import train
 from pixel_keras.training.optimizers import OPTIMIZERS
+from pixel_keras.training.optimizers import base_optimizer
 from pixel_keras.training.optimizers import make_optimizer
 from pixel_keras.training.optimizers import optimizer_name
 
@@ -42,6 +43,7 @@ __all__ = [
     "LOG_DIR",
     "OPTIMIZERS",
     "ValidateWithEMAWeights",
+    "base_optimizer",
     "checkpoints",
     "distribute",
     "ema_weights",

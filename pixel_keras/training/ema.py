@@ -15,13 +15,14 @@ import contextlib
 
 import keras
 
+from pixel_keras.training.optimizers import base_optimizer
+
 def uses_ema(model):
     """Whether `model`'s optimizer keeps EMA weights (and has built them)."""
-    optimizer = getattr(model, "optimizer", None)
-    # Under "mixed_float16" Keras wraps the optimizer in a
-    # `LossScaleOptimizer`, whose inner optimizer keeps the averages (and
-    # whose `finalize_variable_values` assigns them).
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    # Under "mixed_float16" the inner optimizer of Keras' `LossScaleOptimizer`
+    # keeps the averages (the wrapper's `finalize_variable_values` assigns
+    # them).
+    optimizer = base_optimizer(getattr(model, "optimizer", None))
     return bool(
         optimizer is not None
         and getattr(optimizer, "use_ema", False)

@@ -66,10 +66,16 @@ def make_optimizer(
     return optimizer_class(schedule, **{**defaults, **options}, **ema)
 
 
+def base_optimizer(optimizer):
+    """The optimizer that updates the weights: under "mixed_float16" Keras
+    wraps it in a `LossScaleOptimizer` (its `inner_optimizer`)."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 def optimizer_name(optimizer):
     """The `OPTIMIZERS` key of an optimizer (looking through Keras'
     `LossScaleOptimizer`), else its class name in lower case."""
-    optimizer = getattr(optimizer, "inner_optimizer", optimizer)
+    optimizer = base_optimizer(optimizer)
     for name, (optimizer_class, _) in OPTIMIZERS.items():
         if isinstance(optimizer, optimizer_class):
             return name
