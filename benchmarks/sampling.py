@@ -10,6 +10,9 @@ it measures images per second of
 * `model.sample(..., method="naive")`, the whole network once per pixel;
 * `tfp.distributions.PixelCNN(...).sample(...)` with the same architecture
   (by default only at 32x32x3, the size the targets are stated for),
+* `model.log_prob` (scoring: the physical limit of sampling speed), and a
+  cached completion of the bottom half of each image (it starts at the
+  first unknown row, so about half a sample),
 
 and prints the ratios. Each run is timed after a first call that traces it.
 The naive loop costs the same at every pixel (one pass of the whole
@@ -31,6 +34,9 @@ Usage (from the repository root):
     python benchmarks/sampling.py --tfp_configs tiny,32x32x3 --naive_budget 300
     python benchmarks/sampling.py --configs row_lstm-28x28x1,row_lstm-32x32x3 \
         --tfp_configs ""
+    # Every family at batch 1, 16 and 256 (naive and TFP at 1 and 16 only):
+    python benchmarks/sampling.py --batch_sizes 1,16,256 \
+        --configs 32x32x3,pixel_cnn-32x32x3,row_lstm-32x32x3,diagonal_bilstm-32x32x3
 """
 
 import argparse
@@ -143,6 +149,22 @@ def _time_cached(model, batch, jit_compile=None):
     return _timed(lambda: model.sample(batch, seed=1, jit_compile=jit_compile))
 
 
+def _time_completion(model, batch):
+    """Seconds of one cached completion of the bottom half of `batch`
+    images (the top half known): the loop starts at the first unknown row,
+    so this should cost about half a sample."""
+    import numpy as np
+
+    height, width, _ = model.image_shape
+    images = np.random.default_rng(0).integers(
+        0, model.num_levels, (batch, *model.image_shape)
+    ).astype(np.float32)
+    known = np.zeros([batch, height, width], bool)
+    known[:, : height // 2] = True
+    model.complete(images, known, seed=0)  # Traces (compiles).
+    return _timed(lambda: model.complete(images, known, seed=1))[0]
+
+
 def _time_log_prob(model, batch, repeats=3):
     """Seconds of one `log_prob` over `batch` images (traced, the best of
     `repeats`): scoring, the physical limit of sampling speed."""
@@ -233,6 +255,21 @@ def parse_args(argv=None):
         help="configurations at which TFP's sampler is timed too ('' for none)",
     )
     parser.add_argument(
+        "--naive_batch_sizes",
+        default="1,16",
+        help="batch sizes at which the naive loop is timed too",
+    )
+    parser.add_argument(
+        "--tfp_batch_sizes",
+        default="1,16",
+        help="batch sizes at which TFP's sampler is timed too",
+    )
+    parser.add_argument(
+        "--plain_batch_sizes",
+        default="1,16",
+        help="batch sizes at which the cached loop is timed without XLA too",
+    )
+    parser.add_argument(
         "--naive_budget",
         type=float,
         default=120.0,
@@ -253,12 +290,15 @@ def parse_args(argv=None):
     for name in args.tfp_configs:
         if CONFIGS[name][0] != "pixel_cnn_pp":
             parser.error(f"--tfp_configs: {name!r} is not a PixelCNN++ configuration")
-    try:
-        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
-    except ValueError:
-        parser.error(f"--batch_sizes must be comma-separated ints: {args.batch_sizes!r}")
-    if not args.batch_sizes or min(args.batch_sizes) < 1:
-        parser.error("--batch_sizes must be positive ints")
+    for flag in ("batch_sizes", "naive_batch_sizes", "tfp_batch_sizes", "plain_batch_sizes"):
+        value = getattr(args, flag)
+        try:
+            sizes = [int(b) for b in value.split(",") if b]
+        except ValueError:
+            parser.error(f"--{flag} must be comma-separated ints. Received: {value!r}")
+        if (flag == "batch_sizes" and not sizes) or (sizes and min(sizes) < 1):
+            parser.error(f"--{flag} must be positive ints. Received: {value!r}")
+        setattr(args, flag, sizes)
     if args.naive_pixels < 1:
         parser.error("--naive_pixels must be >= 1")
     return args
@@ -282,17 +322,21 @@ def main(argv=None):
                 f"{name} batch {batch}: log_prob {row['log_prob']:.3f} s, "
                 f"cached {row['cached']:.2f} s"
             )
-            if model.cached_loop_compiles:
+            row["complete"] = _time_completion(model, batch)
+            _log(f"{name} batch {batch}: cached completion of the bottom half "
+                 f"{row['complete']:.2f} s")
+            if model.cached_loop_compiles and batch in args.plain_batch_sizes:
                 row["plain"], _ = _time_cached(model, batch, jit_compile=False)
                 _log(f"{name} batch {batch}: cached without XLA {row['plain']:.2f} s")
-            row["naive"], row["naive_rss"], row["extrapolated"] = _time_naive(
-                model, batch, args.naive_budget, args.naive_pixels
-            )
-            _log(
-                f"{name} batch {batch}: naive {row['naive']:.1f} s"
-                + (" (extrapolated)" if row["extrapolated"] else "")
-            )
-            if name in args.tfp_configs:
+            if batch in args.naive_batch_sizes:
+                row["naive"], row["naive_rss"], row["extrapolated"] = _time_naive(
+                    model, batch, args.naive_budget, args.naive_pixels
+                )
+                _log(
+                    f"{name} batch {batch}: naive {row['naive']:.1f} s"
+                    + (" (extrapolated)" if row["extrapolated"] else "")
+                )
+            if name in args.tfp_configs and batch in args.tfp_batch_sizes:
                 row["tfp"], row["tfp_rss"] = _time_tfp(arguments, batch)
                 _log(f"{name} batch {batch}: tfp {row['tfp']:.1f} s")
             rows.append(row)
@@ -300,14 +344,20 @@ def main(argv=None):
     _log("")
     _log(
         "| model | batch | log_prob img/s | cached img/s | sampling / scoring "
+        "| s per batch | bottom-half completion / sample "
         "| cached without XLA img/s | naive img/s | cached / naive "
         "| TFP img/s | cached / TFP | peak RSS MiB (cached / naive / TFP) |"
     )
-    _log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    _log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for row in rows:
         batch = row["batch"]
-        mark = "~" if row["extrapolated"] else ""
-        plain = f"{batch / row['plain']:.3g}" if "plain" in row else "(no XLA loop)"
+        plain = f"{batch / row['plain']:.3g}" if "plain" in row else ""
+        naive_rate = naive_ratio = naive_rss = ""
+        if "naive" in row:
+            mark = "~" if row["extrapolated"] else ""
+            naive_rate = f"{mark}{batch / row['naive']:.3g}"
+            naive_ratio = f"{mark}{row['naive'] / row['cached']:.0f}x"
+            naive_rss = f" / {row['naive_rss']:.0f}"
         tfp_rate = tfp_ratio = tfp_rss = ""
         if "tfp" in row:
             tfp_rate = f"{batch / row['tfp']:.3g}"
@@ -316,18 +366,22 @@ def main(argv=None):
         _log(
             f"| {row['config']} | {batch} "
             f"| {batch / row['log_prob']:.3g} | {batch / row['cached']:.3g} "
-            f"| {row['log_prob'] / row['cached']:.3f} | {plain} "
-            f"| {mark}{batch / row['naive']:.3g} "
-            f"| {mark}{row['naive'] / row['cached']:.0f}x "
+            f"| {row['log_prob'] / row['cached']:.3f} | {row['cached']:.3g} "
+            f"| {row['complete'] / row['cached']:.2f} | {plain} "
+            f"| {naive_rate} | {naive_ratio} "
             f"| {tfp_rate} | {tfp_ratio} "
-            f"| {row['cached_rss']:.0f} / {row['naive_rss']:.0f}{tfp_rss} |"
+            f"| {row['cached_rss']:.0f}{naive_rss}{tfp_rss} |"
         )
     _log("~: naive time extrapolated from the last --naive_pixels pixels.")
     _log(
+        "Empty cells: not measured at that batch (--naive_batch_sizes, "
+        "--tfp_batch_sizes, --plain_batch_sizes)."
+    )
+    _log(
         "sampling / scoring: cached sample img/s over log_prob img/s, same model "
         "and batch (1 would be sampling at the network's scoring speed). The "
-        "cached column is `model.sample`'s default: XLA-compiled where the "
-        "model's loop compiles (PixelCNN++), as the export's is not."
+        "cached column is `model.sample`'s default: XLA-compiled (every "
+        "family's loop compiles); the export's loop is the plain one."
     )
 
 

@@ -11,22 +11,7 @@ sub-pixel.
 import tensorflow as tf
 
 from pixel_keras.distributions import pixel_categorical
-
-
-def first_unknown_pixel(known):
-    """Raster index of the first pixel unknown in any image (H * W if none).
-
-    Pixels before it are never redrawn, so the loops start there.
-    """
-    num_pixels = tf.shape(known)[1] * tf.shape(known)[2]
-    any_unknown = tf.reduce_any(
-        tf.reshape(tf.logical_not(known), [-1, num_pixels]), axis=0
-    )
-    return tf.where(
-        tf.reduce_any(any_unknown),
-        tf.argmax(tf.cast(any_unknown, tf.int32), output_type=tf.int32),
-        num_pixels,
-    )
+from pixel_keras.sampling.known_pixels import first_unknown_pixel
 
 
 def naive_loop(model):

@@ -103,16 +103,32 @@ def assert_cached_and_naive_samples_identical(model, sampler):
 
 
 def assert_cached_and_naive_completions_identical(model):
+    """Random known pixels (the pixel loop from row 0), and the first two
+    rows known in every image (the teacher-forced pass over them, then the
+    pixel loop), with one image entirely known."""
     generator = np.random.default_rng(2)
     images = generator.integers(0, model.num_levels, (SUBPIXEL_BATCH, *model.image_shape))
-    known = generator.random((SUBPIXEL_BATCH, *model.image_shape[:2])) < 0.5
-    known[0] = True  # one image entirely known
-    kwargs = {"condition": class_labels(model, SUBPIXEL_BATCH), "seed": 9, "known_mask": known}
-    naive = model.complete(images, method="naive", **kwargs).numpy()
-    fast = model.complete(images, method="cached", **kwargs).numpy()
-    np.testing.assert_array_equal(fast, naive)
-    np.testing.assert_array_equal(fast[known], images[known])
-    assert not np.array_equal(fast[~known], images[~known])
+    random_known = generator.random((SUBPIXEL_BATCH, *model.image_shape[:2])) < 0.5
+    top_known = random_known.copy()
+    top_known[:, :2] = True
+    for known in (random_known, top_known):
+        known[0] = True
+        kwargs = {
+            "condition": class_labels(model, SUBPIXEL_BATCH),
+            "seed": 9,
+            "known_mask": known,
+        }
+        naive = model.complete(images, method="naive", **kwargs).numpy()
+        fast = model.complete(images, method="cached", **kwargs).numpy()
+        np.testing.assert_array_equal(fast, naive)
+        np.testing.assert_array_equal(fast[known], images[known])
+        assert not np.array_equal(fast[~known], images[~known])
+    # The teacher-forced rows compiled with XLA, as `complete` runs them by
+    # default (the tests turn that off: conftest); one configuration, each
+    # compile costing seconds.
+    if model.num_classes is not None and model.num_levels > 2:
+        compiled = model.complete(images, jit_compile=True, **kwargs).numpy()
+        np.testing.assert_array_equal(compiled, naive)
 
 
 def assert_cached_loop_traces_with_one_image_and_an_unknown_batch(model):
@@ -174,3 +190,34 @@ def assert_cached_sampler_reads_embedded_pixels_and_condition_values(kind, sampl
     naive = model.sample(SUBPIXEL_BATCH, seed=seeds, condition=condition, method="naive")
     fast = model.sample(SUBPIXEL_BATCH, seed=seeds, condition=condition, method="cached")
     np.testing.assert_array_equal(fast.numpy(), naive.numpy())
+
+
+def assert_known_row_equals_the_pixel_passes(model, network_class):
+    """A network's `known_row` (a whole known row at once, for the rows
+    above a completion's first unknown pixel) gives the records that its
+    per-pixel passes give, from any state and any input features."""
+    generator = np.random.default_rng(3)
+    condition = class_labels(model, SUBPIXEL_BATCH)
+    if condition is not None:
+        condition = tf.constant(condition, tf.int32)
+    network = network_class(model, condition, SUBPIXEL_BATCH)
+    state = network.initial_state()
+    state = tf.constant(generator.normal(size=state.shape), tf.float32)
+    row_context = network.begin_row(state)
+    width = model.image_shape[1]
+    features = tf.constant(
+        generator.normal(size=(width, SUBPIXEL_BATCH, network.input_conv.bias.shape[-1])),
+        tf.float32,
+    )
+    carry, expected = network.initial_carry(), []
+    for col in range(width):
+        pixel_context = network.begin_pixel(row_context, carry, col)
+        _, activations = network.forward(
+            pixel_context, features[col], model.image_shape[-1] - 1
+        )
+        carry, record = network.end_pixel(activations, carry)
+        expected.append(record)
+    expected = tf.stack(expected).numpy()
+    actual = network.known_row(row_context, features).numpy()
+    assert np.std(expected) > 0.1
+    np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=1e-5)

@@ -107,6 +107,22 @@ class _PixelCNNNetwork:
             features = features + (tf.matmul(conv, kernel) + bias)
         return self.output_stack(features, channel), inputs
 
+    def known_row(self, row_context, features):
+        """`begin_pixel`, `forward` and `end_pixel` at every pixel of a known
+        row at once: the records, `(W, N, B, h)`."""
+        inputs = []
+        for i in range(self.num_layers):
+            kernel, bias = self.reduce[i]
+            reduced = tf.tensordot(tf.nn.relu(features), kernel, 1)
+            reduced = tf.nn.relu(tf.nn.bias_add(reduced, bias))
+            inputs.append(reduced)
+            left = subpixel.left_taps(reduced, self.half)
+            conv = row_context[:, i] + tf.tensordot(left, self.left_kernel[i], 1)
+            conv = tf.nn.relu(conv + tf.tensordot(reduced, self.centre_kernels[i], 1))
+            kernel, bias = self.expand[i]
+            features = features + (tf.tensordot(conv, kernel, 1) + bias)
+        return tf.stack(inputs, 1)
+
     def end_pixel(self, activations, carry):
         record = tf.stack(activations)
         return tf.concat([carry[..., self.units :], record], -1), record

@@ -28,7 +28,11 @@ the coarser level's newest row (`u`) or its `current` buffer at `j // 2`
 
 A pixel thus costs one position of every `ul` layer and a `1 / width` share
 of a row of every `u` layer, where the naive loop recomputes the whole
-network. The draws consume the same noise as the naive loop; the arithmetic
+network. The rows above a completion's first unknown pixel need no draws,
+so `ul` is computed there a row at a time too (`_visit_known_row`: each
+layer one matmul on its row of 2 x 2 windows), leaving the caches as the
+pixel loop would; the pixel loop starts at that row, and completing the
+bottom half of an image costs about half a sample. The draws consume the same noise as the naive loop; the arithmetic
 differs only in summation order (a matmul on a 2 x 2 window against a
 convolution over the whole map), which can flip a draw only when its uniform
 lies within rounding error of a boundary between two values.
@@ -42,6 +46,7 @@ from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_ABOVE
 from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_LEFT
 from pixel_keras.models.pixel_cnn_pp.layer_names import block_layer
 from pixel_keras.models.pixel_cnn_pp.layer_names import stride_layer
+from pixel_keras.sampling import known_pixels
 
 
 def _at(x, axis, start, size=None):
@@ -110,9 +115,11 @@ def build_loop(model, jit_compile=False):
     return loop
 
 
-def outputs(model, images, condition=None):
+def outputs(model, images, condition=None, by_rows=True):
     """A `PixelCNNPlusPlus`'s outputs on `images`, computed as the cached
-    sampler computes them: row by row in `u`, pixel by pixel in `ul`.
+    sampler computes them: row by row in `u`; in `ul`, row by row as over
+    the known rows of a completion (`by_rows=True`) or pixel by pixel as in
+    sampling.
 
     This equals `model(images)` up to rounding; it is the sampler's
     exactness in a form that needs no random draws.
@@ -122,11 +129,13 @@ def outputs(model, images, condition=None):
         images: `(batch, height, width, channels)` integer-valued images.
         condition: the model's condition (class labels `(batch,)` or
             values), else None.
+        by_rows: whether `ul` is computed a row at a time (the known rows
+            of a completion) or a pixel at a time (sampling).
 
     Returns:
         float32 `(batch, height, width, num_params)`.
     """
-    return _CachedNetwork(model).outputs(images, condition)
+    return _CachedNetwork(model).outputs(images, condition, by_rows)
 
 
 class _CachedNetwork:
@@ -439,6 +448,115 @@ class _CachedNetwork:
             state[name] = self._write(state[name], indices, x)
         return state, x
 
+    # --- Known rows: the down-right-shifted stream a whole row at a time -----------
+
+    @staticmethod
+    def _row_windows(above, values):
+        """The 2 x 2 windows ending at every column of a row whose values are
+        all known: `(batch, width, 4 * channels)`, each laid out as
+        `_window_values` lays out one.
+
+        Args:
+            above: `(batch, width + 1, channels)`, the row above with its zero
+                column in front (a buffer's `above`).
+            values: `(batch, width, channels)`, the row itself.
+        """
+        width = values.shape[1]
+        left = tf.pad(values, [[0, 0], [1, 0], [0, 0]])[:, :width]
+        return tf.concat([above[:, :width], above[:, 1 : width + 1], left, values], -1)
+
+    @staticmethod
+    def _write_row(buffer, values):
+        above, _ = buffer
+        return above, tf.pad(values, [[0, 0], [1, 0], [0, 0]])
+
+    def _known_row_block(self, state, name, weights, x, skip):
+        """`_pixel_block` at every column of a known row at once."""
+        weights = weights[name]
+        above, _ = state[f"buffer/{name}/first"]
+        state[f"buffer/{name}/first"] = self._write_row(state[f"buffer/{name}/first"], x)
+        kernel, bias = weights["first"]
+        hidden = tf.tensordot(_celu(self._row_windows(above, x)), kernel, 1) + bias
+        if skip is not None:
+            kernel, bias = weights["skip"]
+            hidden = hidden + (tf.tensordot(_celu(skip), kernel, 1) + bias)
+        above, _ = state[f"buffer/{name}/gate"]
+        state[f"buffer/{name}/gate"] = self._write_row(state[f"buffer/{name}/gate"], hidden)
+        kernel, bias = weights["gate"]
+        # One gate bias per image: (batch, 1, 2 filters) against the row.
+        gates = tf.tensordot(_celu(self._row_windows(above, hidden)), kernel, 1)
+        gates = gates + bias[:, tf.newaxis]
+        values, gate_logits = tf.split(gates, 2, axis=-1)
+        return x + values * tf.sigmoid(gate_logits)
+
+    def _visit_known_row(self, state, weights, level, row, finer_row):
+        """`_visit_pixel` at every column of row `row` of `level`, all of whose
+        pixels are known: each layer's row is one matmul on its windows,
+        where the pixel loop makes one per column. Leaves the state as the
+        pixel loop leaves it at the end of the row.
+
+        Returns the new state and this level's output row of the up pass,
+        `(batch, width, filters)`.
+        """
+        state = dict(state)
+        width = self.width >> level
+        if level == 0:
+            kernel, bias = weights[STEM_DOWN_RIGHT_LEFT]
+            # The 2 x 1 view of column col - 1 in image rows row - 1 and row.
+            rows = _at(state["xpad"], 1, row + 1, 2)[:, :, :width]
+            left = tf.reshape(tf.transpose(rows, [0, 2, 1, 3]), [-1, width, kernel.shape[0]])
+            left = tf.tensordot(left, kernel, 1) + bias
+            left = tf.where(tf.range(width)[:, tf.newaxis] > 0, left, 0.0)
+            x = state["row/stem_above"] + left
+        else:
+            name = stride_layer("down", level, "ul")
+            kernel, bias = weights[name]
+            above, _ = state[f"buffer/{name}"]
+            windows = self._row_windows(above, finer_row)[:, : 2 * width : 2]
+            x = tf.tensordot(windows, kernel, 1) + bias
+        activations = [x]
+        for i in range(self.num_resnet):
+            x = self._known_row_block(
+                state,
+                block_layer("down", level, "ul", i),
+                weights,
+                x,
+                state[f"row/{block_layer('down', level, 'u', i)}"],
+            )
+            activations.append(x)
+
+        if level + 1 < self.levels:
+            coarser = stride_layer("down", level + 1, "ul")
+            last = activations[-1]
+            state[f"buffer/{coarser}"] = self._write_row(state[f"buffer/{coarser}"], last)
+            state = tf.cond(
+                tf.equal(row % 2, 0),
+                lambda: self._visit_known_row(state, weights, level + 1, row // 2, last)[0],
+                lambda: state,
+            )
+            state = dict(state)
+
+        if level == self.levels - 1:
+            x = activations.pop()
+        else:
+            # Taps (row % 2, 0) and (row % 2, 1) of the coarser level's newest
+            # row, interleaved: fine column col reads coarse col // 2.
+            kernel, bias = weights[stride_layer("up", level, "ul")]
+            _, coarse = state[f"buffer/{stride_layer('up', level, 'ul')}"]
+            taps = _at(kernel, 0, row % 2)
+            fine = tf.stack(
+                [tf.tensordot(coarse[:, 1:], taps[column], 1) for column in (0, 1)], 2
+            )
+            x = tf.reshape(fine, [-1, 2 * fine.shape[1], fine.shape[-1]])[:, :width] + bias
+        for i in range(self._num_up_blocks(level)):
+            above = state[f"row/{block_layer('up', level, 'u', i)}"]
+            skip = tf.concat([above, activations.pop()], axis=-1)
+            x = self._known_row_block(state, block_layer("up", level, "ul", i), weights, x, skip)
+        if level > 0:
+            name = f"buffer/{stride_layer('up', level - 1, 'ul')}"
+            state[name] = self._write_row(state[name], x)
+        return state, x
+
     # --- The loop ------------------------------------------------------------------
 
     def _initial_state(self, images):
@@ -493,18 +611,21 @@ class _CachedNetwork:
         images, _ = self._run(images, known, condition, draw)
         return tf.cast(images, self.model.sample_dtype)
 
-    def outputs(self, images, condition=None):
+    def outputs(self, images, condition=None, by_rows=True):
         """The model's outputs on `images`, computed as the sampler does.
 
-        Every pixel is known, so this runs the cached computation over the
-        given images: it must equal `model(images)` up to rounding, which is
-        the sampler's exactness in a form that needs no random draws.
+        Every pixel's value is given, so this runs the cached computation
+        over the given images: it must equal `model(images)` up to rounding,
+        which is the sampler's exactness in a form that needs no random
+        draws. `by_rows` marks every pixel known (the teacher-forced pass
+        over known rows of a completion); otherwise unknown (the pixel loop,
+        whose draws return the given values).
 
         Returns:
             float32 `(batch, height, width, num_params)`.
         """
         images = tf.cast(images, tf.float32)
-        known = tf.ones(tf.shape(images)[:3], tf.bool)
+        known = tf.fill(tf.shape(images)[:3], by_rows)
         _, params = self._run(
             images, known, condition, lambda row, col, params: _at(_at(images, 1, row), 1, col)
         )
@@ -518,11 +639,11 @@ class _CachedNetwork:
         batch = tf.shape(images)[0]
         batch_range = tf.range(batch)
 
-        def pixel_step(row, col, state, params_rows):
+        def pixel_step(row, col, state, params_columns):
             state, outputs = self._visit_pixel(state, weights, 0, row, col, None)
             kernel, bias = weights["head"]
             params = tf.matmul(tf.nn.elu(outputs), kernel) + bias
-            params_rows = params_rows.write(row * self.width + col, params)
+            params_columns = params_columns.write(col, params)
             drawn = draw(row, col, params)
             images = state["images"]
             values = tf.where(
@@ -546,28 +667,45 @@ class _CachedNetwork:
                 ),
                 self._scaled(values),
             )
-            return state, params_rows
+            return state, params_columns
 
         def row_step(row, state, params_rows):
             state = self._visit_row(state, weights, 0, row, None)
-            _, state, params_rows = tf.while_loop(
+            _, state, params_columns = tf.while_loop(
                 lambda col, *_: col < self.width,
-                lambda col, state, params_rows: (
+                lambda col, state, params_columns: (
                     col + 1,
-                    *pixel_step(row, col, state, params_rows),
+                    *pixel_step(row, col, state, params_columns),
                 ),
-                (tf.constant(0), state, params_rows),
+                (tf.constant(0), state, tf.TensorArray(tf.float32, size=self.width)),
                 parallel_iterations=1,
             )
-            return row + 1, state, params_rows
+            params = params_columns.stack()
+            params.set_shape([self.width, *params.shape[1:]])
+            return row + 1, state, params_rows.write(row, params)
 
-        params_rows = tf.TensorArray(tf.float32, size=self.height * self.width)
-        _, state, params_rows = tf.while_loop(
-            lambda row, *_: row < self.height,
-            row_step,
-            (tf.constant(0), self._initial_state(images), params_rows),
+        def known_row_step(row, state, params_rows):
+            state = self._visit_row(state, weights, 0, row, None)
+            state, outputs = self._visit_known_row(state, weights, 0, row, None)
+            kernel, bias = weights["head"]
+            params = tf.tensordot(tf.nn.elu(outputs), kernel, 1) + bias
+            return row + 1, state, params_rows.write(row, tf.transpose(params, [1, 0, 2]))
+
+        # The rows above the first one with an unknown pixel (in any image)
+        # are known: one teacher-forced pass a row at a time fills the caches,
+        # and the pixel loop starts at that row.
+        first_unknown_row = known_pixels.first_unknown_row(known)
+        # Each row's parameters, (width, batch, num_params).
+        params_rows = tf.TensorArray(tf.float32, size=self.height)
+        loop_vars = (tf.constant(0), self._initial_state(images), params_rows)
+        loop_vars = tf.while_loop(
+            lambda row, *_: row < first_unknown_row,
+            known_row_step,
+            loop_vars,
             parallel_iterations=1,
         )
-        params = tf.transpose(params_rows.stack(), [1, 0, 2])
-        params = tf.reshape(params, [batch, self.height, self.width, -1])
+        _, state, params_rows = tf.while_loop(
+            lambda row, *_: row < self.height, row_step, loop_vars, parallel_iterations=1
+        )
+        params = tf.transpose(params_rows.stack(), [2, 0, 1, 3])
         return state["images"], params

@@ -103,6 +103,25 @@ class _RowLSTMNetwork:
             outputs.append(features)
         return self.output_stack(self.skip_sum(outputs), channel), (inputs, states)
 
+    def known_row(self, row_context, features):
+        """`begin_pixel`, `forward` and `end_pixel` at every pixel of a known
+        row at once: the records, `(W, N, B, 2u)`. A Row LSTM's state reads
+        the row above, never the pixel to the left, so each layer is one
+        step for the whole row."""
+        gates_above, cells_above = tf.split(row_context, [4 * self.units, self.units], -1)
+        states = []
+        for i in range(self.num_layers):
+            if i > 0 and self.condition_biases[i] is not None:
+                features = features + self.condition_biases[i]
+            left = subpixel.left_taps(features, self.half)
+            gates = gates_above[:, i] + tf.tensordot(left, self.left_kernel[i], 1)
+            gates = gates + tf.tensordot(features, self.centre_kernels[i], 1)
+            hidden, cell = lstm_update(gates, cells_above[:, i])
+            states.append(tf.concat([hidden, cell], -1))
+            kernel, bias = self.residual[i]
+            features = features + tf.nn.bias_add(tf.tensordot(hidden, kernel, 1), bias)
+        return tf.stack(states, 1)
+
     def end_pixel(self, activations, carry):
         inputs, states = activations
         carry = tf.concat([carry[..., self.streams :], tf.stack(inputs)], -1)

@@ -25,6 +25,10 @@ def test_cached_and_naive_completions_are_identical(model):
     helpers.assert_cached_and_naive_completions_identical(model)
 
 
+def test_known_row_equals_the_pixel_passes(model):
+    helpers.assert_known_row_equals_the_pixel_passes(model, cached_sampler._PixelCNNNetwork)
+
+
 def test_cached_loop_traces_with_one_image_and_with_an_unknown_batch():
     # A fresh model, so that the first trace has a batch of 1.
     model = helpers.subpixel_model_of_config("pixel_cnn", "grey_classes")

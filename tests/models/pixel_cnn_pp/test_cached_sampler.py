@@ -37,14 +37,16 @@ def model(request):
     return _model(request.param)
 
 
-def test_cached_outputs_equal_the_network_on_any_image(model):
+@pytest.mark.parametrize("by_rows", [False, True], ids=["by_pixels", "by_rows"])
+def test_cached_outputs_equal_the_network_on_any_image(model, by_rows):
     # Random images: every cache (slots, buffers, both strides) is exercised
-    # against the full network at every pixel.
+    # against the full network at every pixel, by the pixel loop of sampling
+    # and by the row pass over the known rows of a completion.
     generator = np.random.default_rng(1)
     images = generator.integers(0, model.num_levels, (3, *model.image_shape))
     condition = helpers.class_labels(model, 3)
     expected = model(model.make_inputs(images, condition), training=False)
-    actual = cached.outputs(model, images, condition)
+    actual = cached.outputs(model, images, condition, by_rows=by_rows)
     np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=1e-5)
 
 
@@ -66,6 +68,26 @@ def test_cached_and_naive_completions_are_identical(model):
     fast = model.complete(images, method="cached", **kwargs).numpy()
     np.testing.assert_array_equal(fast, naive)
     np.testing.assert_array_equal(fast[known], images[known])
+
+
+@pytest.mark.parametrize("known_rows", [1, 2, 4])
+def test_completion_from_a_later_row_equals_the_naive_one(model, known_rows):
+    # The rows above the first unknown pixel (an odd or even row: the coarser
+    # levels' rows start at even ones) go through the row pass, the rest
+    # through the pixel loop; some images know more than the others.
+    generator = np.random.default_rng(known_rows)
+    images = generator.integers(0, model.num_levels, (3, *model.image_shape))
+    known = np.zeros((3, *model.image_shape[:2]), bool)
+    known[:, :known_rows] = True
+    known[1, known_rows, :2] = True
+    known[2] |= generator.random(model.image_shape[:2]) < 0.3
+    kwargs = {"condition": helpers.class_labels(model, 3), "seed": 4, "known_mask": known}
+    naive = model.complete(images, method="naive", **kwargs).numpy()
+    fast = model.complete(images, method="cached", **kwargs).numpy()
+    np.testing.assert_array_equal(fast, naive)
+    np.testing.assert_array_equal(fast[known], images[known])
+    # Not a trivial match: the unknown pixels were drawn.
+    assert np.any(fast[~known] != images[~known])
 
 
 def test_cached_loop_traces_with_an_unknown_batch():

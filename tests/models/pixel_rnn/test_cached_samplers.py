@@ -32,6 +32,14 @@ def test_cached_and_naive_completions_are_identical(model):
     helpers.assert_cached_and_naive_completions_identical(model)
 
 
+@pytest.mark.parametrize("config", sorted(helpers.SUBPIXEL_CONFIGS))
+def test_row_lstm_known_row_equals_the_pixel_passes(config):
+    # The Diagonal BiLSTM has no `known_row`: its forward state reads the
+    # pixel to the left, so its known rows run the per-pixel passes.
+    model = helpers.subpixel_model_of_config("row_lstm", config)
+    helpers.assert_known_row_equals_the_pixel_passes(model, row_lstm_sampler._RowLSTMNetwork)
+
+
 @pytest.mark.parametrize("kind", sorted(SAMPLERS))
 def test_cached_loop_traces_with_one_image_and_with_an_unknown_batch(kind):
     # A fresh model, so that the first trace has a batch of 1.
