@@ -344,12 +344,18 @@ def export(config):
         model_name,
         version=config.version,
         condition_name=getattr(config, "condition_name", None) or "condition",
+        xla=bool(getattr(config, "export_xla", False)),
     )
     print(
         f"Exported {model_name} version {os.path.basename(path)} to {path} "
         "(signatures: serving_default = sample, sample_with_temperature, "
         "log_prob, complete)."
     )
+    if getattr(config, "export_xla", False):
+        print(
+            "Its sampling signatures run XLA: serve it with TF Serving's "
+            "--xla_cpu_compilation_enabled=true on CPU."
+        )
     return path
 
 

@@ -168,6 +168,13 @@ flags.DEFINE_string(
     None,
     "export: the model's folder under --export_dir (default: the model kind).",
 )
+flags.DEFINE_bool(
+    "export_xla",
+    False,
+    "export: the sampling signatures run the XLA-compiled sampling loop, as "
+    "model.sample does (about 15x faster on CPU); TF Serving then needs "
+    "--xla_cpu_compilation_enabled=true on CPU. Off: core TensorFlow ops only.",
+)
 flags.DEFINE_integer(
     "version", None, "export: version number (default: one more than the newest)."
 )

@@ -30,7 +30,13 @@ def _next_version(model_dir):
 
 
 def export_model(
-    model, export_dir, model_name, version=None, warmup=True, condition_name=CONDITION
+    model,
+    export_dir,
+    model_name,
+    version=None,
+    warmup=True,
+    condition_name=CONDITION,
+    xla=False,
 ):
     """Exports `model` as `export_dir/model_name/version/` for TF Serving.
 
@@ -49,6 +55,9 @@ def export_model(
         condition_name: the name of a conditional model's condition input
             in every signature: `"condition"`, or `"label"` for clients of
             exports before pixel_keras 0.2 (see `signatures.py`).
+        xla: whether the sampling signatures run the XLA-compiled loop (see
+            `signatures.serving_functions`): TF Serving then needs
+            `--xla_cpu_compilation_enabled=true` on CPU.
 
     Returns:
         The version folder's path.
@@ -88,7 +97,7 @@ def export_model(
             archive = keras.export.ExportArchive()
             archive.track(model)
             for name, (function, signature) in serving_functions(
-                model, condition_name
+                model, condition_name, xla=xla
             ).items():
                 archive.add_endpoint(name, function, input_signature=signature)
             archive.write_out(staged, verbose=False)

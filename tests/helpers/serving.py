@@ -1,17 +1,24 @@
 """Exports and serving requests the export tests share."""
 
+import collections
+import json
 import os
+import subprocess
+import sys
+import types
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
 
 from export import SIGNATURE_NAMES
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelRNN
 
 from tests.helpers.models import tiny_pixel_cnn_pp
+from tests.helpers.processes import subprocess_env
 
 EXPORT_FAMILIES = ("pixel_cnn_pp", "diagonal_bilstm", "pixel_cnn")
 
@@ -203,3 +210,63 @@ def folder_files(folder):
             with open(path, "rb") as f:
                 result[os.path.relpath(path, folder)] = f.read()
     return result
+
+
+def serve_in_fresh_process(exported, folder):
+    """Every signature call of `signature_calls`, run on each export in one
+    fresh process that cannot import Keras or pixel_keras.
+
+    Args:
+        exported: family -> namespace(model, path).
+        folder: a folder for the requests and results.
+
+    Returns:
+        family -> namespace(calls, outputs), `outputs` being `{call id ->
+        {output name -> array}}` and `{"signatures": [names]}`.
+    """
+    jobs, calls = [], {}
+    for family, entry in exported.items():
+        calls[family] = signature_calls(entry.model)
+        requests_path = os.path.join(folder, f"{family}-requests.npz")
+        np.savez(
+            requests_path,
+            **{
+                f"{call}--{name}": value
+                for call, inputs in calls[family].items()
+                for name, value in inputs.items()
+            },
+        )
+        jobs.append([entry.path, requests_path, os.path.join(folder, f"{family}-results.npz")])
+    run = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_CALL_WITHOUT_KERAS, json.dumps(jobs)],
+        cwd=folder, env=subprocess_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "loaded without" in run.stdout
+    result = {}
+    for family, (_, _, results_path) in zip(exported, jobs):
+        with np.load(results_path) as results:
+            outputs = collections.defaultdict(dict)
+            for key in results.files:
+                if key == "signatures":
+                    outputs[key] = results[key].tolist()
+                    continue
+                call, name = key.rsplit("--", 1)
+                outputs[call][name] = results[key]
+        result[family] = types.SimpleNamespace(calls=calls[family], outputs=outputs)
+    return result
+
+
+def xla_compiled_functions(path):
+    """The names of the functions the SavedModel marks `_XlaMustCompile`."""
+    with open(os.path.join(path, "saved_model.pb"), "rb") as f:
+        graph = saved_model_pb2.SavedModel.FromString(f.read()).meta_graphs[0].graph_def
+    names = set()
+    for function in graph.library.function:
+        must_compile = function.attr.get("_XlaMustCompile")
+        if must_compile is not None and must_compile.b:
+            names.add(function.signature.name)
+        for node in function.node_def:
+            if "_XlaMustCompile" in node.attr and node.attr["_XlaMustCompile"].b:
+                names.add(node.name)
+    return names
