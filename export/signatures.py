@@ -127,7 +127,7 @@ def serving_functions(model, condition_name=CONDITION, xla=False):
     def condition_checks(condition, batch):
         return spec.assertions(condition, batch, name=condition_name)
 
-    def draw(images, known, seed, condition, temperature):
+    def draw(images, known, seed, condition, temperature, teacher_forced_rows):
         # Called under the request checks' control dependencies. The loop's
         # inputs are made to depend on them too (by the identities), because
         # a function call inlined into the graph keeps the dependencies on
@@ -143,6 +143,7 @@ def serving_functions(model, condition_name=CONDITION, xla=False):
             condition,
             tf.broadcast_to(temperature, [batch]),
             jit_compile=xla,
+            teacher_forced_rows=teacher_forced_rows,
         )
 
     def sample(seed, condition=None, temperature=None):
@@ -160,7 +161,7 @@ def serving_functions(model, condition_name=CONDITION, xla=False):
         with tf.control_dependencies(checks):
             images = tf.zeros([batch, height, width, channels], image_dtype)
             known = tf.zeros([batch, height, width], tf.bool)
-            return {"images": draw(images, known, seed, condition, temperature)}
+            return {"images": draw(images, known, seed, condition, temperature, False)}
 
     def log_prob(images, condition=None):
         batch = tf.shape(images)[0]
@@ -185,7 +186,7 @@ def serving_functions(model, condition_name=CONDITION, xla=False):
         with tf.control_dependencies(checks):
             known = tf.not_equal(known_mask, 0)
             ones = tf.ones([batch], tf.float32)
-            return {"images": draw(images, known, seed, condition, ones)}
+            return {"images": draw(images, known, seed, condition, ones, True)}
 
     def sample_with_temperature(seed, condition, temperature):
         return sample(seed, condition, temperature)

@@ -306,9 +306,13 @@ class AutoregressiveImageModel(keras.Model):
 
     # --- Sampling -------------------------------------------------------------
 
-    def build_cached_loop(self, jit_compile=False):
+    def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
         """The model's cached sampling loop (see `pixel_keras.sampling`);
-        with `jit_compile`, compiled with XLA (where `cached_loop_compiles`)."""
+        with `jit_compile`, compiled with XLA (where `cached_loop_compiles`).
+        With `teacher_forced_rows` (for completions) the loop computes the
+        rows above the first unknown pixel without draws, then starts
+        there; without it (for sampling, where no pixel is known) it has no
+        such pass to trace and compile."""
         raise NotImplementedError(
             f"{type(self).__name__} has no cached sampler; use method='naive'."
         )

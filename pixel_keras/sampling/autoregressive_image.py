@@ -231,6 +231,7 @@ class AutoregressiveImage(tfd.Distribution):
             self._flat_condition(leading),
             tf.fill([total], tf.cast(self._temperature, tf.float32)),
             self._method,
+            teacher_forced_rows=False,
         )
         return tf.reshape(
             tf.cast(images, tf.int32),

@@ -48,16 +48,19 @@ XLA_ENVIRONMENT_VARIABLE = "PIXEL_KERAS_SAMPLING_XLA"
 _LOOPS = weakref.WeakKeyDictionary()
 
 
-def _loop(model, method, jit_compile=False):
-    """The traced sampling loop of `model` for `method`, built once."""
+def _loop(model, method, jit_compile=False, teacher_forced_rows=True):
+    """The traced sampling loop of `model` for `method`, built once.
+
+    `teacher_forced_rows` (completions) adds the cached loop's pass over the
+    rows above the first unknown pixel; sampling, with no pixel known, needs
+    none and skips tracing (and compiling) it.
+    """
     loops = _LOOPS.setdefault(model, {})
-    key = (method, jit_compile)
+    key = (method, jit_compile, teacher_forced_rows and method == "cached")
     if key not in loops:
         if method == "cached":
-            loops[key] = (
-                model.build_cached_loop(jit_compile=True)
-                if jit_compile
-                else model.build_cached_loop()
+            loops[key] = model.build_cached_loop(
+                jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
             )
         elif model.samples_subpixels:
             loops[key] = naive.naive_subpixel_loop(model)
@@ -154,7 +157,9 @@ def sample(
     images = tf.zeros([num, *model.image_shape], tf.float32)
     known = tf.zeros([num, *model.image_shape[:2]], tf.bool)
     condition = model.condition_spec.resolve(condition, labels)
-    return _run(model, images, known, seed, condition, temperature, method, jit_compile)
+    return _run(
+        model, images, known, seed, condition, temperature, method, jit_compile, False
+    )
 
 
 def complete(
@@ -214,18 +219,46 @@ def complete(
     )
 
 
-def _run(model, images, known, seed, condition, temperature, method, jit_compile=None):
+def _run(
+    model,
+    images,
+    known,
+    seed,
+    condition,
+    temperature,
+    method,
+    jit_compile=None,
+    teacher_forced_rows=True,
+):
     check_method(method)
     jit_compile = _resolve_jit_compile(model, method, jit_compile)
     num = images.shape[0]
     condition = model.condition_spec.check(condition, batch=num)
     temperature = _check_temperature(temperature, num)
     seeds = per_image_seeds(seed, num)
-    return draw(model, images, known, seeds, condition, temperature, method, jit_compile)
+    return draw(
+        model,
+        images,
+        known,
+        seeds,
+        condition,
+        temperature,
+        method,
+        jit_compile,
+        teacher_forced_rows,
+    )
 
 
 def draw(
-    model, images, known, seeds, condition, temperature, method="cached", jit_compile=False
+    model,
+    images,
+    known,
+    seeds,
+    condition,
+    temperature,
+    method="cached",
+    jit_compile=False,
+    teacher_forced_rows=True,
 ):
     """The sampling loop on checked tensors; traceable with an unknown batch.
 
@@ -243,10 +276,13 @@ def draw(
         method: `"cached"` or `"naive"`.
         jit_compile: whether the cached loop is the model's XLA-compiled one
             (False in an export: TF Serving runs no XLA by default).
+        teacher_forced_rows: whether the cached loop first computes the rows
+            above the first unknown pixel without draws (True: any `known`);
+            False only where no pixel is known (sampling), to trace less.
 
     Returns:
         Images of `model.sample_dtype`.
     """
     noise = noise_per_image(model, seeds)
-    loop = _loop(model, check_method(method), jit_compile)
+    loop = _loop(model, check_method(method), jit_compile, teacher_forced_rows)
     return loop(images, known, condition, *noise, temperature)

@@ -246,7 +246,9 @@ class InputConvolution:
         return features + tf.matmul(self.encode(pixel), self.centre_kernel)
 
 
-def build_loop(model, network_class, with_logits=False, jit_compile=False):
+def build_loop(
+    model, network_class, with_logits=False, jit_compile=False, teacher_forced_rows=True
+):
     """The traced cached loop of `model`.
 
     Args:
@@ -255,6 +257,10 @@ def build_loop(model, network_class, with_logits=False, jit_compile=False):
         with_logits: also return the categorical logits every draw used,
             `(B, H, W, C, L)` (a Bernoulli logit `l` as `[0, l]`).
         jit_compile: whether XLA compiles the loop (not in an export).
+        teacher_forced_rows: whether the rows above the first unknown pixel
+            are computed in a teacher-forced pass (completions) or, like
+            every other row, drawn (`sample`, where no pixel is known: no
+            such pass is traced).
 
     Returns:
         A `tf.function` `loop(images, known, condition, noise,
@@ -407,13 +413,13 @@ def build_loop(model, network_class, with_logits=False, jit_compile=False):
             network.initial_state(),
             tf.TensorArray(tf.float32, size=height),
         )
-        if not with_logits:
+        if teacher_forced_rows and not with_logits:
             # The rows above the first unknown pixel: one teacher-forced pass.
             # (The logits of every sub-pixel need the sub-pixel passes.)
             loop_vars = tf.while_loop(
                 lambda row, *_: row < first_unknown_row, known_row_body, loop_vars
             )
-        else:
+        if with_logits:
             loop_vars += (tf.TensorArray(tf.float32, size=height),)
         loop_vars = tf.while_loop(lambda row, *_: row < height, row_body, loop_vars)
         # (H, W, B, C) to (B, H, W, C).

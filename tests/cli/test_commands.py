@@ -67,7 +67,16 @@ def test_resume_without_checkpoint_and_missing_checkpoint_are_clear(tmp_path):
         commands.sample(helpers.tiny_run_config(tmp_path))
 
 
-@pytest.mark.parametrize("model", ["pixel_cnn", "row_lstm", "diagonal_bilstm"])
+@pytest.mark.parametrize(
+    "model",
+    # Seconds each: the Diagonal BiLSTM (the most involved sampler) by
+    # default, the other two with -m slow.
+    [
+        pytest.param("pixel_cnn", marks=pytest.mark.slow),
+        pytest.param("row_lstm", marks=pytest.mark.slow),
+        "diagonal_bilstm",
+    ],
+)
 def test_pixel_rnn_paper_models_train_eval_sample_complete(tmp_path, model):
     config = helpers.tiny_run_config(
         tmp_path,

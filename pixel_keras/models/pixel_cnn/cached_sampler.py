@@ -128,9 +128,14 @@ class _PixelCNNNetwork:
         return tf.concat([carry[..., self.units :], record], -1), record
 
 
-def build_loop(model, jit_compile=False):
+def build_loop(model, jit_compile=False, teacher_forced_rows=True):
     """The traced cached sampling loop of a `PixelCNN` (`subpixel.build_loop`)."""
-    return subpixel.build_loop(model, _PixelCNNNetwork, jit_compile=jit_compile)
+    return subpixel.build_loop(
+        model,
+        _PixelCNNNetwork,
+        jit_compile=jit_compile,
+        teacher_forced_rows=teacher_forced_rows,
+    )
 
 
 def cached_logits(model, images, condition=None):

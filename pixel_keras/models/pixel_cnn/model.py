@@ -143,7 +143,10 @@ class PixelCNN(categorical.CategoricalPixelModel):
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
 
-    def build_cached_loop(self, jit_compile=False):
+    def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
         """The cached sampling loop (`cached_sampler.py`), with `jit_compile`
-        compiled by XLA."""
-        return cached_sampler.build_loop(self, jit_compile=jit_compile)
+        compiled by XLA; `teacher_forced_rows` as in
+        `AutoregressiveImageModel.build_cached_loop`."""
+        return cached_sampler.build_loop(
+            self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
+        )

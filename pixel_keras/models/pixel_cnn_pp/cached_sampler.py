@@ -90,7 +90,7 @@ def _window(layer, celu):
     return tf.reshape(kernel, [-1, filters]), bias
 
 
-def build_loop(model, jit_compile=False):
+def build_loop(model, jit_compile=False, teacher_forced_rows=True):
     """The traced cached loop of a `PixelCNNPlusPlus`.
 
     Args:
@@ -98,6 +98,9 @@ def build_loop(model, jit_compile=False):
         jit_compile: whether XLA compiles the loop (every slice at a traced
             row or column is a static-size `_at`, so it does). An export
             must not: TF Serving runs XLA only when told to.
+        teacher_forced_rows: whether the rows above the first unknown pixel
+            are computed in a teacher-forced pass (completions); `sample`,
+            where no pixel is known, traces no such pass.
 
     Returns:
         A `tf.function` `loop(images, known, condition, component_noise,
@@ -109,7 +112,13 @@ def build_loop(model, jit_compile=False):
     @tf.function(reduce_retracing=True, jit_compile=jit_compile)
     def loop(images, known, condition, component_noise, channel_noise, temperature):
         return network.sample(
-            images, known, condition, component_noise, channel_noise, temperature
+            images,
+            known,
+            condition,
+            component_noise,
+            channel_noise,
+            temperature,
+            teacher_forced_rows,
         )
 
     return loop
@@ -598,7 +607,16 @@ class _CachedNetwork:
         x = images * self.scale - 1.0
         return tf.concat([x, tf.ones_like(x[..., :1])], axis=-1)
 
-    def sample(self, images, known, condition, component_noise, channel_noise, temperature):
+    def sample(
+        self,
+        images,
+        known,
+        condition,
+        component_noise,
+        channel_noise,
+        temperature,
+        teacher_forced_rows=True,
+    ):
         """Draws the unknown pixels of `images`; see `build_loop`."""
 
         def draw(row, col, params):
@@ -608,7 +626,7 @@ class _CachedNetwork:
                 _at(_at(channel_noise, 1, row), 1, col),
             )
 
-        images, _ = self._run(images, known, condition, draw)
+        images, _ = self._run(images, known, condition, draw, teacher_forced_rows)
         return tf.cast(images, self.model.sample_dtype)
 
     def outputs(self, images, condition=None, by_rows=True):
@@ -631,10 +649,11 @@ class _CachedNetwork:
         )
         return params
 
-    def _run(self, images, known, condition, draw):
+    def _run(self, images, known, condition, draw, teacher_forced_rows=True):
         """The row and pixel loops; `draw(row, col, params)` gives a pixel's
-        values, which known pixels override. Returns the images and every
-        pixel's parameters."""
+        values, which known pixels override. With `teacher_forced_rows`, the
+        rows above the first unknown pixel are computed without draws first.
+        Returns the images and every pixel's parameters."""
         weights = self._read_weights(condition)
         batch = tf.shape(images)[0]
         batch_range = tf.range(batch)
@@ -694,16 +713,17 @@ class _CachedNetwork:
         # The rows above the first one with an unknown pixel (in any image)
         # are known: one teacher-forced pass a row at a time fills the caches,
         # and the pixel loop starts at that row.
-        first_unknown_row = known_pixels.first_unknown_row(known)
         # Each row's parameters, (width, batch, num_params).
         params_rows = tf.TensorArray(tf.float32, size=self.height)
         loop_vars = (tf.constant(0), self._initial_state(images), params_rows)
-        loop_vars = tf.while_loop(
-            lambda row, *_: row < first_unknown_row,
-            known_row_step,
-            loop_vars,
-            parallel_iterations=1,
-        )
+        if teacher_forced_rows:
+            first_unknown_row = known_pixels.first_unknown_row(known)
+            loop_vars = tf.while_loop(
+                lambda row, *_: row < first_unknown_row,
+                known_row_step,
+                loop_vars,
+                parallel_iterations=1,
+            )
         _, state, params_rows = tf.while_loop(
             lambda row, *_: row < self.height, row_step, loop_vars, parallel_iterations=1
         )

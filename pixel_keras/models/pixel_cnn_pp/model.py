@@ -324,7 +324,10 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
     # 8.5x at batch 1 on 2 CPU cores at 32x32x3; the same images).
     cached_loop_compiles = True
 
-    def build_cached_loop(self, jit_compile=False):
+    def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
         """The cached sampling loop (`cached_sampler.py`), with `jit_compile`
-        compiled by XLA."""
-        return cached_sampler.build_loop(self, jit_compile=jit_compile)
+        compiled by XLA; `teacher_forced_rows` as in
+        `AutoregressiveImageModel.build_cached_loop`."""
+        return cached_sampler.build_loop(
+            self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
+        )

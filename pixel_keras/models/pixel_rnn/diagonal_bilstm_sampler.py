@@ -179,10 +179,15 @@ class _DiagonalBiLSTMNetwork:
         return states, record
 
 
-def build_loop(model, jit_compile=False):
+def build_loop(model, jit_compile=False, teacher_forced_rows=True):
     """The traced cached sampling loop of a Diagonal BiLSTM `PixelRNN`
     (`subpixel.build_loop`)."""
-    return subpixel.build_loop(model, _DiagonalBiLSTMNetwork, jit_compile=jit_compile)
+    return subpixel.build_loop(
+        model,
+        _DiagonalBiLSTMNetwork,
+        jit_compile=jit_compile,
+        teacher_forced_rows=teacher_forced_rows,
+    )
 
 
 def cached_logits(model, images, condition=None):

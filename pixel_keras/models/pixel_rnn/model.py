@@ -200,10 +200,12 @@ class PixelRNN(categorical.CategoricalPixelModel):
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
 
-    def build_cached_loop(self, jit_compile=False):
+    def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
         """The cached sampling loop of the model's kind
         (`row_lstm_sampler.py`, `diagonal_bilstm_sampler.py`), with
-        `jit_compile` compiled by XLA."""
-        if self.kind == "row_lstm":
-            return row_lstm_sampler.build_loop(self, jit_compile=jit_compile)
-        return diagonal_bilstm_sampler.build_loop(self, jit_compile=jit_compile)
+        `jit_compile` compiled by XLA; `teacher_forced_rows` as in
+        `AutoregressiveImageModel.build_cached_loop`."""
+        sampler = row_lstm_sampler if self.kind == "row_lstm" else diagonal_bilstm_sampler
+        return sampler.build_loop(
+            self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
+        )

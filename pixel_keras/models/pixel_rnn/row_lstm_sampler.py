@@ -128,9 +128,14 @@ class _RowLSTMNetwork:
         return carry, tf.stack(states)
 
 
-def build_loop(model, jit_compile=False):
+def build_loop(model, jit_compile=False, teacher_forced_rows=True):
     """The traced cached sampling loop of a Row LSTM `PixelRNN` (`subpixel.build_loop`)."""
-    return subpixel.build_loop(model, _RowLSTMNetwork, jit_compile=jit_compile)
+    return subpixel.build_loop(
+        model,
+        _RowLSTMNetwork,
+        jit_compile=jit_compile,
+        teacher_forced_rows=teacher_forced_rows,
+    )
 
 
 def cached_logits(model, images, condition=None):

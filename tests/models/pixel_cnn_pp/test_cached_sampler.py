@@ -59,22 +59,23 @@ def test_cached_and_naive_samples_are_identical(model):
     np.testing.assert_array_equal(fast.numpy(), naive.numpy())
 
 
-def test_cached_and_naive_completions_are_identical(model):
-    generator = np.random.default_rng(2)
-    images = generator.integers(0, model.num_levels, (4, *model.image_shape))
-    known = generator.random((4, *model.image_shape[:2])) < 0.5
-    kwargs = {"condition": helpers.class_labels(model, 4), "seed": 9, "known_mask": known}
-    naive = model.complete(images, method="naive", **kwargs).numpy()
-    fast = model.complete(images, method="cached", **kwargs).numpy()
-    np.testing.assert_array_equal(fast, naive)
-    np.testing.assert_array_equal(fast[known], images[known])
-
-
-@pytest.mark.parametrize("known_rows", [1, 2, 4])
-def test_completion_from_a_later_row_equals_the_naive_one(model, known_rows):
-    # The rows above the first unknown pixel (an odd or even row: the coarser
-    # levels' rows start at even ones) go through the row pass, the rest
-    # through the pixel loop; some images know more than the others.
+@pytest.mark.parametrize(
+    "known_rows",
+    # Each case costs seconds (the naive loop): the first unknown row 1 by
+    # default (the row pass, then the pixel loop over known and unknown
+    # pixels), 0 (the pixel loop alone), 2 and 4 with -m slow.
+    [
+        pytest.param(0, marks=pytest.mark.slow),
+        1,
+        pytest.param(2, marks=pytest.mark.slow),
+        pytest.param(4, marks=pytest.mark.slow),
+    ],
+)
+def test_cached_and_naive_completions_are_identical(model, known_rows):
+    # The rows above the first unknown pixel (none, or an odd or even row:
+    # the coarser levels' rows start at even ones) go through the row pass,
+    # the rest through the pixel loop; some images know more than the
+    # others, one knows random pixels further down.
     generator = np.random.default_rng(known_rows)
     images = generator.integers(0, model.num_levels, (3, *model.image_shape))
     known = np.zeros((3, *model.image_shape[:2]), bool)
@@ -133,11 +134,11 @@ def test_pixel_cnn_pp_conditioned_on_values_samples_like_naive():
 @pytest.mark.parametrize(
     "name, num",
     [
-        # Each XLA compile costs seconds: the labelled three-level
-        # configuration runs by default, the rest with -m slow.
-        ("rgb_three_levels_classes", 4),
+        # Each XLA compile costs seconds: the two-level configuration runs
+        # by default, the rest with -m slow.
+        ("grey_two_levels", 4),
+        pytest.param("rgb_three_levels_classes", 4, marks=pytest.mark.slow),
         pytest.param("rgb_three_levels_classes", 1, marks=pytest.mark.slow),
-        pytest.param("grey_two_levels", 4, marks=pytest.mark.slow),
         pytest.param("odd_size_one_level", 1, marks=pytest.mark.slow),
     ],
 )

@@ -17,7 +17,8 @@ from tests import helpers
     "image_shape, num_hierarchies, num_classes",
     [
         ((8, 8, 1), 1, None),
-        ((8, 8, 3), 2, None),
+        # Seconds each: two levels by default on the non-square image below.
+        pytest.param((8, 8, 3), 2, None, marks=pytest.mark.slow),
         # Down to 2x2 and back, class-conditional (about 15 s: with -m slow).
         pytest.param((8, 8, 2), 3, 3, marks=pytest.mark.slow),
         ((4, 8, 3), 2, None),  # not square
