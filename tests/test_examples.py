@@ -4,6 +4,7 @@ import importlib.util
 import os
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 _EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples")
@@ -16,6 +17,7 @@ def _load(name):
     return module
 
 
+@pytest.mark.slow
 def test_discrete_latent_prior_samples_digits_through_the_decoder():
     example = _load("discrete_latent_prior")
     results = example.run(

@@ -12,6 +12,7 @@ from tests import helpers
 ENV = helpers.subprocess_env(PYTHONPATH=helpers.ROOT)
 
 
+@pytest.mark.slow
 def test_batch_not_divisible_by_replicas_fails_in_main(tmp_path):
     run = subprocess.run(
         [sys.executable, "main.py", f"--workdir={tmp_path}", "--strategy=mirrored",

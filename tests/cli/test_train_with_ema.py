@@ -100,7 +100,9 @@ def test_resume_trains_on_from_the_raw_weights_and_the_ema_state(ema_run, monkey
     assert resumed.optimizer.ema_momentum == 0.9
 
 
-@pytest.mark.parametrize("model", ["pixel_cnn", "row_lstm"])
+@pytest.mark.parametrize(
+    "model", ["pixel_cnn", pytest.param("row_lstm", marks=pytest.mark.slow)]
+)
 def test_digits_recipes_train_and_evaluate(tmp_path, model):
     # One model of each family: PixelCNN++'s digits recipe runs in the EMA
     # tests above (with `eval`), and the Diagonal BiLSTM's differs from the

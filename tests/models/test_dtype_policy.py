@@ -153,6 +153,7 @@ def test_cached_sampler_agrees_with_the_network_to_its_rounding(family, policy):
     assert np.mean(cached_samples == naive_samples) >= 0.5
 
 
+@pytest.mark.slow
 def test_float32_cached_sampler_is_still_exact():
     model = _model("pixel_cnn_pp", "float32", image_shape=(6, 6, 3))
     helpers.perturb_weights(model, 0.1)

@@ -122,6 +122,9 @@ class KnownKerasBug(Exception):
     """`fit` failed with the error of one of the upstream bugs."""
 
 
+# Two worker processes per run (seconds): with -m slow.
+pytestmark = pytest.mark.slow
+
 _UPSTREAM_BUG = pytest.mark.xfail(
     strict=True,
     raises=KnownKerasBug,

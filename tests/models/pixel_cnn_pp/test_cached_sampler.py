@@ -134,12 +134,12 @@ def test_pixel_cnn_pp_conditioned_on_values_samples_like_naive():
 @pytest.mark.parametrize(
     "name, num",
     [
-        # Each XLA compile costs seconds: the two-level configuration runs
-        # by default, the rest with -m slow.
-        ("grey_two_levels", 4),
+        # Each XLA compile costs seconds: the one-level configuration runs
+        # by default, the deeper ones with -m slow.
+        ("odd_size_one_level", 1),
+        pytest.param("grey_two_levels", 4, marks=pytest.mark.slow),
         pytest.param("rgb_three_levels_classes", 4, marks=pytest.mark.slow),
         pytest.param("rgb_three_levels_classes", 1, marks=pytest.mark.slow),
-        pytest.param("odd_size_one_level", 1, marks=pytest.mark.slow),
     ],
 )
 def test_xla_compiled_loop_draws_the_same_images_as_the_plain_one(name, num):
