@@ -21,9 +21,13 @@ A model is anything with `image_shape`, `num_levels`, `condition_spec` (a
 `sample_dtype`, `make_inputs(images, condition)`,
 `output_distribution(outputs, temperature)`, `build_cached_loop()` and a
 call that maps inputs to `(batch, height, width, num_params)`; a sub-pixel
-model also has `channel_logits(outputs)`.
+model also has `channel_logits(outputs)`. `build_cached_loop` may take
+`jit_compile` and `teacher_forced_rows` (see
+`AutoregressiveImageModel.build_cached_loop`); a model whose method takes
+neither gets a plain loop that handles any `known`.
 """
 
+import inspect
 import os
 import weakref
 
@@ -59,8 +63,13 @@ def _loop(model, method, jit_compile=False, teacher_forced_rows=True):
     key = (method, jit_compile, teacher_forced_rows and method == "cached")
     if key not in loops:
         if method == "cached":
+            # Only the arguments the model's method takes: a model written
+            # against `build_cached_loop()` still samples (its loop then
+            # handles any `known` itself).
+            arguments = {"jit_compile": jit_compile, "teacher_forced_rows": teacher_forced_rows}
+            accepted = inspect.signature(model.build_cached_loop).parameters
             loops[key] = model.build_cached_loop(
-                jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
+                **{name: value for name, value in arguments.items() if name in accepted}
             )
         elif model.samples_subpixels:
             loops[key] = naive.naive_subpixel_loop(model)

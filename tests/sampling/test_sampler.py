@@ -127,3 +127,26 @@ def test_bad_completion_arguments_are_named(model):
         model.complete(np.zeros((2, 4, 4, 1)), np.zeros((2, 4, 4), bool), seed=1)
     with pytest.raises(ValueError, match=r"\[0, 255\]"):
         model.complete(images + 300, np.zeros((2, 4, 4), bool), seed=1)
+
+
+def test_a_model_with_the_older_cached_loop_signature_still_samples():
+    # A model written against `build_cached_loop(jit_compile=False)` (before
+    # `teacher_forced_rows`) gets only the arguments its method takes.
+    model = helpers.tiny_pixel_cnn(image_shape=(3, 3, 1), num_levels=5)
+    original = model.build_cached_loop
+    calls = []
+
+    def build_cached_loop(jit_compile=False):
+        calls.append(jit_compile)
+        return original(jit_compile=jit_compile)
+
+    model.build_cached_loop = build_cached_loop
+    images = model.sample(2, seed=3, jit_compile=False).numpy()
+    np.testing.assert_array_equal(images, model.sample(2, seed=3, method="naive"))
+    known = np.zeros((2, 3, 3), bool)
+    known[:, 0] = True
+    completed = model.complete(images, known, seed=4, jit_compile=False).numpy()
+    np.testing.assert_array_equal(
+        completed, model.complete(images, known, seed=4, method="naive")
+    )
+    assert calls == [False, False]
