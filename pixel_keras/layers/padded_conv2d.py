@@ -19,16 +19,20 @@ convolutions, and which way of computing them is fastest depends on the CPU
 * `"same"`: TensorFlow's backward kernels for the kernel embedded, with
   zeros, in an odd square with "same" padding (what a masked 3x3
   convolution such as TFP's computes); only for convolutions whose output
-  has the input's size.
+  has the input's size;
+* `"matmul"`: the input gradient as in `"forward"`; the kernel gradient one
+  matrix product per kernel tap, over the padded maps flattened into one
+  axis (batch, row, column), where each tap reads the flat input at its
+  offset. It spares the three transposes of `"forward"`'s kernel gradient.
 
-All three are exact (the same sums in other orders), so only float rounding
+All four are exact (the same sums in other orders), so only float rounding
 differs. By default (`PIXEL_KERAS_CONV` unset or `auto`), the first time a
 gradient is traced for a new (device kind, input shape, kernel shape,
 padding, dtype), each backward pass is timed on random tensors of those
 shapes and the fastest is kept for the process, as cuDNN and XLA autotune.
 Convolutions too small to time reliably, and shapes unknown at trace time,
 take the default of their device (`"forward"` on CPU, `"tensorflow"`
-elsewhere). `PIXEL_KERAS_CONV=tensorflow|forward|same` pins one everywhere
+elsewhere). `PIXEL_KERAS_CONV=tensorflow|forward|same|matmul` pins one everywhere
 (`"same"` falls back where it does not apply), and
 `padded_conv2d(..., backward=...)` pins one for a call.
 """
@@ -39,7 +43,9 @@ import time
 
 import tensorflow as tf
 
-BACKWARD_PASSES = ("tensorflow", "forward", "same")
+BACKWARD_PASSES = ("tensorflow", "forward", "same", "matmul")
+# The backward passes for convolutions whose output has the input's size only.
+SIZE_KEEPING_PASSES = ("same",)
 # The environment variable that pins a backward pass: one of
 # `BACKWARD_PASSES`, or "auto" (measure; the default).
 ENVIRONMENT_VARIABLE = "PIXEL_KERAS_CONV"
@@ -81,7 +87,8 @@ def _pinned_backward():
 
 
 def _keeps_size(kernel_shape, padding):
-    """Whether the output has the input's size (then `"same"` applies)."""
+    """Whether the output has the input's size (then `SIZE_KEEPING_PASSES`
+    apply)."""
     (top, bottom), (left, right) = padding
     return top + bottom == kernel_shape[0] - 1 and left + right == kernel_shape[1] - 1
 
@@ -115,17 +122,22 @@ def _tensorflow_gradients(inputs, kernel, output_gradient, padding):
     return input_gradient, kernel_gradient
 
 
-def _forward_gradients(inputs, kernel, output_gradient, padding):
+def _flipped_kernel_input_gradient(kernel, output_gradient, padding):
+    """The input gradient as a forward convolution of the output gradient."""
     (top, bottom), (left, right) = padding
     kernel_height, kernel_width = kernel.shape[0], kernel.shape[1]
-    # The input gradient pads the output gradient by what the forward pass
-    # did not: kernel - 1 - padding on each side.
+    # It pads the output gradient by what the forward pass did not:
+    # kernel - 1 - padding on each side.
     input_gradient_padding = (
         (kernel_height - 1 - top, kernel_height - 1 - bottom),
         (kernel_width - 1 - left, kernel_width - 1 - right),
     )
     flipped = tf.transpose(tf.reverse(kernel, [0, 1]), [0, 1, 3, 2])
-    input_gradient = _conv(output_gradient, flipped, input_gradient_padding)
+    return _conv(output_gradient, flipped, input_gradient_padding)
+
+
+def _forward_gradients(inputs, kernel, output_gradient, padding):
+    input_gradient = _flipped_kernel_input_gradient(kernel, output_gradient, padding)
     # Channels as the batch, the batch as the summed channels:
     # (in, height, width, batch) * (height', width', batch, out)
     # -> (in, kernel_height, kernel_width, out).
@@ -164,10 +176,54 @@ def _same_gradients(inputs, kernel, output_gradient, padding):
     return input_gradient, kernel_gradient
 
 
+def _static_or_dynamic(tensor, axis):
+    size = tensor.shape[axis]
+    return tf.shape(tensor)[axis] if size is None else size
+
+
+def _matmul_gradients(inputs, kernel, output_gradient, padding):
+    (top, bottom), (left, right) = padding
+    kernel_height, kernel_width, in_channels, out_channels = kernel.shape
+    input_gradient = _flipped_kernel_input_gradient(kernel, output_gradient, padding)
+    # On the padded grid, flattened over (batch, row, column), output
+    # position n reads input position n + a * padded_width + b at tap (a, b):
+    # a slice of the flat padded input (a view, not a copy). The output
+    # gradient is zero-padded to the same grid, so that every position
+    # whose tap would run past a row or an image contributes nothing.
+    padded_width = _static_or_dynamic(inputs, 2) + left + right
+    flat_inputs = tf.reshape(
+        tf.pad(inputs, [[0, 0], [top, bottom], [left, right], [0, 0]]), [-1, in_channels]
+    )
+    # The output is the padded grid less kernel - 1 rows and columns.
+    flat_gradient = tf.reshape(
+        tf.pad(
+            output_gradient, [[0, 0], [0, kernel_height - 1], [0, kernel_width - 1], [0, 0]]
+        ),
+        [-1, out_channels],
+    )
+    positions = tf.shape(flat_inputs)[0]
+    tap_gradients = []
+    for a in range(kernel_height):
+        for b in range(kernel_width):
+            shift = a * padded_width + b
+            tap_gradients.append(
+                tf.matmul(
+                    flat_inputs[shift:],
+                    flat_gradient[: positions - shift],
+                    transpose_a=True,
+                )
+            )
+    kernel_gradient = tf.reshape(
+        tf.stack(tap_gradients), [kernel_height, kernel_width, in_channels, out_channels]
+    )
+    return input_gradient, kernel_gradient
+
+
 _GRADIENTS = {
     "tensorflow": _tensorflow_gradients,
     "forward": _forward_gradients,
     "same": _same_gradients,
+    "matmul": _matmul_gradients,
 }
 
 
@@ -237,7 +293,8 @@ def choose_backward(input_shape, kernel_shape, padding, dtype):
     keeps_size = _keeps_size(kernel_shape, padding)
     pinned = _pinned_backward()
     if pinned is not None:
-        return pinned if pinned != "same" or keeps_size else default_backward()
+        applies = pinned not in SIZE_KEEPING_PASSES or keeps_size
+        return pinned if applies else default_backward()
     input_shape = tuple(input_shape)
     key = (
         _device_kind(),
@@ -256,7 +313,9 @@ def choose_backward(input_shape, kernel_shape, padding, dtype):
         macs = batch * height * width * kernel_shape[0] * kernel_shape[1]
         macs *= kernel_shape[2] * kernel_shape[3]
         if macs >= MIN_MEASURED_MACS:
-            candidates = [n for n in BACKWARD_PASSES if n != "same" or keeps_size]
+            candidates = [
+                n for n in BACKWARD_PASSES if n not in SIZE_KEEPING_PASSES or keeps_size
+            ]
             timings = _measure(
                 (batch, *input_shape[1:]), kernel_shape, padding, dtype, candidates
             )
@@ -313,9 +372,9 @@ def padded_conv2d(inputs, kernel, padding, forward_gradients=None, *, backward=N
         raise ValueError(
             f"Expected `backward` in {BACKWARD_PASSES}. Received: backward={backward!r}"
         )
-    if backward == "same" and not _keeps_size(kernel.shape, padding):
+    if backward in SIZE_KEEPING_PASSES and not _keeps_size(kernel.shape, padding):
         raise ValueError(
-            "`backward='same'` needs an output of the input's size (padding "
+            f"`backward={backward!r}` needs an output of the input's size (padding "
             f"summing to the kernel's size minus one). Received: padding={padding} "
             f"for a kernel of shape {kernel.shape}"
         )

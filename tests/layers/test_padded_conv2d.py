@@ -34,8 +34,9 @@ SHAPES = [
 CASES = [
     (kernel_size, padding, backward)
     for kernel_size, padding in SHAPES
-    for backward in ("forward", "same")
-    if backward == "forward" or padded_conv2d_module._keeps_size(kernel_size, padding)
+    for backward in ("forward", "same", "matmul")
+    if backward not in padded_conv2d_module.SIZE_KEEPING_PASSES
+    or padded_conv2d_module._keeps_size(kernel_size, padding)
 ]
 
 
@@ -66,7 +67,7 @@ def test_gradients_equal_tensorflow_autodiff(kernel_size, padding, backward):
     np.testing.assert_allclose(ours[1], tape.gradient(loss, x).numpy(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("backward", ["forward", "same", None])
+@pytest.mark.parametrize("backward", ["forward", "same", "matmul", None])
 def test_unknown_batch_and_size_in_a_traced_function(backward):
     kernel = tf.constant(np.random.default_rng(1).normal(size=(2, 3, 2, 3)), tf.float32)
 
@@ -89,7 +90,7 @@ def test_unknown_batch_and_size_in_a_traced_function(backward):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("backward", ["forward", "same"])
+@pytest.mark.parametrize("backward", ["forward", "same", "matmul"])
 def test_second_order_gradients_equal_tensorflow_autodiff(backward):
     # A gradient penalty differentiates the input gradient again.
     rng = np.random.default_rng(2)
@@ -138,7 +139,7 @@ def fresh_choices(monkeypatch):
     monkeypatch.setattr(padded_conv2d_module, "_CHOICES", {})
     monkeypatch.setattr(padded_conv2d_module, "_TIMINGS", {})
     calls = []
-    timings = {"tensorflow": 3.0, "forward": 2.0, "same": 1.0}
+    timings = {"tensorflow": 3.0, "forward": 2.0, "same": 1.0, "matmul": 1.5}
 
     def measure(input_shape, kernel_shape, padding, dtype, candidates):
         calls.append((input_shape, kernel_shape, padding, dtype, tuple(candidates)))
@@ -164,7 +165,9 @@ def test_the_fastest_measured_backward_pass_is_chosen_once_per_shape(fresh_choic
     assert choose(*BIG, tf.float16) == "forward"
     grows = ((None, 28, 28, 64), (2, 3, 64, 32), ((1, 1), (1, 1)))
     assert choose(*grows, tf.float32) == "forward"
-    assert "same" not in calls[-1][-1]  # does not keep the size
+    # It does not keep the size.
+    assert "same" not in calls[-1][-1] and "matmul" in calls[-1][-1]
+    assert len(calls[0][-1]) == len(padded_conv2d_module.BACKWARD_PASSES)
     assert len(calls) == 3
     (shape, kernel, padding, dtype, seconds, choice), *_ = (
         padded_conv2d_module.measured_backward_passes()
@@ -186,10 +189,13 @@ def test_an_environment_variable_pins_the_backward_pass(fresh_choices, monkeypat
     choose = padded_conv2d_module.choose_backward
     monkeypatch.setenv("PIXEL_KERAS_CONV", "tensorflow")
     assert choose(*BIG, tf.float32) == "tensorflow"
+    grows = ((None, 28, 28, 64), (2, 3, 64, 32), ((1, 1), (1, 1)))
+    monkeypatch.setenv("PIXEL_KERAS_CONV", "matmul")
+    assert choose(*BIG, tf.float32) == "matmul"
+    assert choose(*grows, tf.float32) == "matmul"
     monkeypatch.setenv("PIXEL_KERAS_CONV", "same")
     assert choose(*BIG, tf.float32) == "same"
     # Where "same" does not apply, the device's default.
-    grows = ((None, 28, 28, 64), (2, 3, 64, 32), ((1, 1), (1, 1)))
     assert choose(*grows, tf.float32) == padded_conv2d_module.default_backward()
     assert not calls
 
@@ -267,7 +273,7 @@ def test_model_gradients_equal_with_every_backward_pass(make_model, monkeypatch)
 
     monkeypatch.setenv(padded_conv2d_module.ENVIRONMENT_VARIABLE, "tensorflow")
     reference = gradients()
-    for backward in ("forward", "same"):
+    for backward in ("forward", "same", "matmul"):
         monkeypatch.setenv(padded_conv2d_module.ENVIRONMENT_VARIABLE, backward)
         ours = gradients()
         assert len(ours) == len(reference) == len(model.trainable_variables)
