@@ -1,5 +1,5 @@
 """Stride-1 convolution with zero padding, whose backward pass is the fastest
-of three exact ones on the machine at hand.
+of four exact ones on the machine at hand.
 
 The causal convolutions of PixelCNN++ are small kernels (2x3, 2x2) over
 asymmetrically padded maps (the masked convolutions of the PixelRNN paper
@@ -32,8 +32,8 @@ padding, dtype), each backward pass is timed on random tensors of those
 shapes and the fastest is kept for the process, as cuDNN and XLA autotune.
 Convolutions too small to time reliably, and shapes unknown at trace time,
 take the default of their device (`"forward"` on CPU, `"tensorflow"`
-elsewhere). `PIXEL_KERAS_CONV=tensorflow|forward|same|matmul` pins one everywhere
-(`"same"` falls back where it does not apply), and
+elsewhere). `PIXEL_KERAS_CONV=tensorflow|forward|same|matmul` pins one
+everywhere (`"same"` falls back where it does not apply), and
 `padded_conv2d(..., backward=...)` pins one for a call.
 """
 
