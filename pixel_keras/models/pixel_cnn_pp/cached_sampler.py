@@ -58,13 +58,16 @@ def _at(x, axis, start, size=None):
     one index `start`, the axis dropped), for a traced `start`.
 
     A `tf.slice` with a static size: XLA compiles it to a dynamic slice,
-    where a strided slice with traced bounds has no static shape.
+    where a strided slice with traced bounds has no static shape. The other
+    axes are sliced whole by their sizes, not by -1: with -1 and a traced
+    start, XLA pads the whole input to twice its size before slicing it, at
+    every pixel where the input changes from one pixel to the next.
     """
     begin = [0] * x.shape.rank
     begin[axis] = start
-    sizes = [-1] * x.shape.rank
+    sizes = [tf.shape(x)[i] if d is None else d for i, d in enumerate(x.shape)]
     sizes[axis] = 1 if size is None else size
-    sliced = tf.slice(x, tf.stack(begin), sizes)
+    sliced = tf.slice(x, tf.stack(begin), tf.stack(sizes))
     return tf.squeeze(sliced, axis) if size is None else sliced
 
 
