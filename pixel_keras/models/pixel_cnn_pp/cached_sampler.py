@@ -19,7 +19,9 @@ input:
   and `left` (which is `current[j - 1]`), and writes `current[j]` and
   `left`; at the start of a row `current` becomes `above` and `left` zero.
   Nothing reads `current` while its row is written, so XLA writes it in
-  place instead of copying it for every pixel.
+  place instead of copying it for every pixel. A spare column at the end
+  takes the writes of a coarser level at the pixels where it is not
+  visited.
 
 Level `l` of the U-Net (height and width divided by `2 ** l`) has a row at
 every `2 ** l`-th image row and a position at every `2 ** l`-th column of
@@ -397,26 +399,43 @@ class _CachedNetwork:
         top = tf.reshape(_at(above, 1, col, 2), [-1, 2 * channels])
         return tf.concat([top, left, value], axis=-1)
 
-    def _write(self, buffer, col, value):
-        """Writes `value` at column `col` of the row being written."""
-        above, current, _ = buffer
+    def _write(self, buffer, col, value, visited=None):
+        """Writes `value` at column `col` of the row being written (where
+        `visited`, a boolean scalar, if given)."""
+        above, current, left = buffer
         # Buffers keep a zero column in front: column `col` is at `col + 1`.
-        return above, _put(current, [col + 1], value, self.xla), value
+        index = col + 1
+        if visited is None:
+            left = value
+        else:
+            # Unvisited, the value goes to the spare column at the end, which
+            # nothing reads: writing the old value back instead would read
+            # the buffer where it is written, which XLA cannot do in place.
+            index = tf.where(visited, index, current.shape[1] - 1)
+            left = tf.where(visited, value, left)
+        return above, _put(current, [index], value, self.xla), left
 
-    def _pixel_block(self, state, name, weights, x, col, skip):
-        """A gated block of `ul` at one position; updates its buffers."""
+    def _written_buffers(self, level):
+        """The buffers that a visit of `level` writes, coarser visits included."""
+        names = list(self._buffers(level))
+        if level > 0:
+            names.append(stride_layer("up", level - 1, "ul"))
+        if level + 1 < self.levels:
+            names += self._written_buffers(level + 1)
+        return names
+
+    def _pixel_block(self, state, writes, name, weights, x, col, skip):
+        """A gated block of `ul` at one position; records its writes."""
         weights = weights[name]
-        first_buffer = state[f"buffer/{name}/first"]
-        window = self._window_values(first_buffer, col, x)
-        state[f"buffer/{name}/first"] = self._write(first_buffer, col, x)
+        window = self._window_values(state[f"buffer/{name}/first"], col, x)
+        writes[f"{name}/first"] = x
         kernel, bias = weights["first"]
         hidden = tf.matmul(_celu(window), kernel) + bias
         if skip is not None:
             kernel, bias = weights["skip"]
             hidden = hidden + (tf.matmul(_celu(skip), kernel) + bias)
-        gate_buffer = state[f"buffer/{name}/gate"]
-        window = self._window_values(gate_buffer, col, hidden)
-        state[f"buffer/{name}/gate"] = self._write(gate_buffer, col, hidden)
+        window = self._window_values(state[f"buffer/{name}/gate"], col, hidden)
+        writes[f"{name}/gate"] = hidden
         kernel, bias = weights["gate"]
         gates = tf.matmul(_celu(window), kernel) + bias
         values, gate_logits = tf.split(gates, 2, axis=-1)
@@ -426,9 +445,19 @@ class _CachedNetwork:
         """Computes position `(row, col)` of `level` in `ul`, then the coarser
         positions that this pixel reaches, then this level's up pass.
 
-        Returns the new state and this level's output of the up pass.
+        The state is only read: a visit returns what it writes, so that the
+        conditionals of the coarser levels return a few values instead of
+        passing every buffer through (which XLA copies, at every pixel).
+
+        Returns:
+            `(writes, x)`: `writes` maps the name of each buffer that this
+            visit and the coarser ones write to `(value, visited)`, the
+            value of the position's column at that buffer's level and
+            whether it was computed (the coarser levels' positions are
+            computed at some pixels only); `x`, this level's output of the
+            up pass.
         """
-        state = dict(state)
+        writes = {}
         batch = tf.shape(state["images"])[0]
         if level == 0:
             # The stem's part from the row above, plus its 2 x 1 view of
@@ -452,6 +481,7 @@ class _CachedNetwork:
             name = block_layer("down", level, "u", i)
             x = self._pixel_block(
                 state,
+                writes,
                 block_layer("down", level, "ul", i),
                 weights,
                 x,
@@ -459,41 +489,66 @@ class _CachedNetwork:
                 _at(state[f"row/{name}"], 1, col),
             )
             activations.append(x)
+        writes = {name: (value, tf.constant(True)) for name, value in writes.items()}
 
+        coarse = None
         if level + 1 < self.levels:
-            coarser = stride_layer("down", level + 1, "ul")
             last = activations[-1]
-            # The coarser position's window reads this column as `last` and
-            # the one to its left as the buffer's `left`: written after it.
-            state = tf.cond(
+            writes[stride_layer("down", level + 1, "ul")] = (last, tf.constant(True))
+            coarser_names = self._written_buffers(level + 1)
+
+            def not_visited():
+                zeros = tf.zeros_like(last)
+                return {name: (zeros, tf.constant(False)) for name in coarser_names}
+
+            coarser_writes = tf.cond(
                 tf.logical_and(tf.equal(row % 2, 0), tf.equal(col % 2, 0)),
                 lambda: self._visit_pixel(
                     state, weights, level + 1, row // 2, col // 2, last
                 )[0],
-                lambda: state,
+                not_visited,
             )
-            state = dict(state)
-            state[f"buffer/{coarser}"] = self._write(state[f"buffer/{coarser}"], col, last)
+            writes.update(coarser_writes)
+            # The coarser level's newest value at (row // 2, col // 2): just
+            # computed, or in its buffer from an earlier pixel.
+            value, visited = coarser_writes[stride_layer("up", level, "ul")]
+            _, current, _ = state[f"buffer/{stride_layer('up', level, 'ul')}"]
+            coarse = tf.where(visited, value, _at(current, 1, col // 2 + 1))
 
         if level == self.levels - 1:
             x = activations.pop()
         else:
-            # Tap (row % 2, col % 2) of the coarser level's newest value at
-            # (row // 2, col // 2).
+            # Tap (row % 2, col % 2) of the coarser level's newest value.
             kernel, bias = weights[stride_layer("up", level, "ul")]
-            _, coarse, _ = state[f"buffer/{stride_layer('up', level, 'ul')}"]
             tap = _at(_at(kernel, 0, row % 2), 0, col % 2)
-            x = tf.matmul(_at(coarse, 1, col // 2 + 1), tap) + bias
+            x = tf.matmul(coarse, tap) + bias
+        own = {}
         for i in range(self._num_up_blocks(level)):
             above = _at(state[f"row/{block_layer('up', level, 'u', i)}"], 1, col)
             skip = tf.concat([above, activations.pop()], axis=-1)
             x = self._pixel_block(
-                state, block_layer("up", level, "ul", i), weights, x, col, skip
+                state, own, block_layer("up", level, "ul", i), weights, x, col, skip
             )
         if level > 0:
-            name = f"buffer/{stride_layer('up', level - 1, 'ul')}"
-            state[name] = self._write(state[name], col, x)
-        return state, x
+            own[stride_layer("up", level - 1, "ul")] = x
+        writes.update({name: (value, tf.constant(True)) for name, value in own.items()})
+        return writes, x
+
+    def _apply_writes(self, state, writes, col):
+        """The state after a pixel's visits: each buffer written at its
+        level's column (`col` at level 0), where its level was visited."""
+        state = dict(state)
+        for level in range(self.levels):
+            names = list(self._buffers(level))
+            if level > 0:
+                names.append(stride_layer("up", level - 1, "ul"))
+            for name in names:
+                value, visited = writes[name]
+                key = f"buffer/{name}"
+                state[key] = self._write(
+                    state[key], col // 2**level, value, None if level == 0 else visited
+                )
+        return state
 
     # --- Known rows: the down-right-shifted stream a whole row at a time -----------
 
@@ -504,8 +559,8 @@ class _CachedNetwork:
         `_window_values` lays out one.
 
         Args:
-            above: `(batch, width + 1, channels)`, the row above with its zero
-                column in front (a buffer's `above`).
+            above: `(batch, width + 2, channels)`, the row above with its zero
+                column in front and its spare column (a buffer's `above`).
             values: `(batch, width, channels)`, the row itself.
         """
         width = values.shape[1]
@@ -515,7 +570,7 @@ class _CachedNetwork:
     @staticmethod
     def _write_row(buffer, values):
         above, _, _ = buffer
-        return above, tf.pad(values, [[0, 0], [1, 0], [0, 0]]), values[:, -1]
+        return above, tf.pad(values, [[0, 0], [1, 1], [0, 0]]), values[:, -1]
 
     def _known_row_block(self, state, name, weights, x, skip):
         """`_pixel_block` at every column of a known row at once."""
@@ -615,7 +670,8 @@ class _CachedNetwork:
         for level in range(self.levels):
             width = self.width >> level
             row = tf.zeros([batch, width, self.filters])
-            buffer = tf.zeros([batch, width + 1, self.filters])
+            # A zero column in front, a spare one at the end.
+            buffer = tf.zeros([batch, width + 2, self.filters])
             left = tf.zeros([batch, self.filters])
             for i in range(self.num_resnet):
                 name = block_layer("down", level, "u", i)
@@ -700,19 +756,21 @@ class _CachedNetwork:
         weights = self._read_weights(condition)
 
         def pixel_step(row, col, state, params_columns):
-            state, outputs = self._visit_pixel(state, weights, 0, row, col, None)
+            writes, outputs = self._visit_pixel(state, weights, 0, row, col, None)
+            state = self._apply_writes(state, writes, col)
             kernel, bias = weights["head"]
             params = tf.matmul(tf.nn.elu(outputs), kernel) + bias
             params_columns = params_columns.write(col, params)
             drawn = draw(row, col, params)
-            images = state["images"]
+            # Known values from the given images, not from the state's: a
+            # read where the state is written would cost XLA a copy of it.
             values = tf.where(
                 _at(_at(known, 1, row), 1, col)[:, tf.newaxis],
                 _at(_at(images, 1, row), 1, col),
                 drawn,
             )
             state = dict(state)
-            state["images"] = _put(images, [row, col], values, self.xla)
+            state["images"] = _put(state["images"], [row, col], values, self.xla)
             # xpad has two rows of padding on top and a column at each side.
             state["xpad"] = _put(
                 state["xpad"], [row + 2, col + 1], self._scaled(values), self.xla
