@@ -15,7 +15,8 @@ input:
   the convolution over the two rows;
 - in `ul`, a *buffer* `(above, current, left)` with the row above and the
   row being written, each with a zero column in front (the left padding),
-  and the value written last. A position `(i, j)` reads `above[j - 1 .. j]`
+  and the value written last. A gated block's buffers hold its
+  convolutions' inputs after the concat_elu, computed once per value. A position `(i, j)` reads `above[j - 1 .. j]`
   and `left` (which is `current[j - 1]`), and writes `current[j]` and
   `left`; at the start of a row `current` becomes `above` and `left` zero.
   Nothing reads `current` while its row is written, so XLA writes it in
@@ -278,8 +279,10 @@ class _CachedNetwork:
     @staticmethod
     def _block_weights(block, condition_vector):
         if block.shift == "down_right":
-            first = _window(block.first_conv, celu=True)
-            gate_kernel, gate_bias = _window(block.gate_conv, celu=True)
+            # The `ul` buffers hold each value's concat_elu, so a window is
+            # already the convolution's input, tap by tap.
+            first = _window(block.first_conv, celu=False)
+            gate_kernel, gate_bias = _window(block.gate_conv, celu=False)
         else:
             first = _conv(block.first_conv)
             gate_kernel, gate_bias = _conv(block.gate_conv)
@@ -415,6 +418,11 @@ class _CachedNetwork:
             left = tf.where(visited, value, left)
         return above, _put(current, [index], value, self.xla), left
 
+    def _buffer_channels(self, name):
+        """A buffer's channels: a block's convolutions read concat_elu of
+        their input (twice the filters), the strided ones the input."""
+        return 2 * self.filters if name.endswith(("/first", "/gate")) else self.filters
+
     def _written_buffers(self, level):
         """The buffers that a visit of `level` writes, coarser visits included."""
         names = list(self._buffers(level))
@@ -427,17 +435,20 @@ class _CachedNetwork:
     def _pixel_block(self, state, writes, name, weights, x, col, skip):
         """A gated block of `ul` at one position; records its writes."""
         weights = weights[name]
-        window = self._window_values(state[f"buffer/{name}/first"], col, x)
-        writes[f"{name}/first"] = x
+        # Each value's concat_elu is computed once, where it is written.
+        x_celu = _celu(x)
+        window = self._window_values(state[f"buffer/{name}/first"], col, x_celu)
+        writes[f"{name}/first"] = x_celu
         kernel, bias = weights["first"]
-        hidden = tf.matmul(_celu(window), kernel) + bias
+        hidden = tf.matmul(window, kernel) + bias
         if skip is not None:
             kernel, bias = weights["skip"]
             hidden = hidden + (tf.matmul(_celu(skip), kernel) + bias)
+        hidden = _celu(hidden)
         window = self._window_values(state[f"buffer/{name}/gate"], col, hidden)
         writes[f"{name}/gate"] = hidden
         kernel, bias = weights["gate"]
-        gates = tf.matmul(_celu(window), kernel) + bias
+        gates = tf.matmul(window, kernel) + bias
         values, gate_logits = tf.split(gates, 2, axis=-1)
         return x + values * tf.sigmoid(gate_logits)
 
@@ -498,8 +509,13 @@ class _CachedNetwork:
             coarser_names = self._written_buffers(level + 1)
 
             def not_visited():
-                zeros = tf.zeros_like(last)
-                return {name: (zeros, tf.constant(False)) for name in coarser_names}
+                # Zeros of the values' shapes (a static batch stays static).
+                zeros = {self.filters: tf.zeros_like(last)}
+                zeros[2 * self.filters] = tf.concat([zeros[self.filters]] * 2, -1)
+                return {
+                    name: (zeros[self._buffer_channels(name)], tf.constant(False))
+                    for name in coarser_names
+                }
 
             coarser_writes = tf.cond(
                 tf.logical_and(tf.equal(row % 2, 0), tf.equal(col % 2, 0)),
@@ -575,18 +591,22 @@ class _CachedNetwork:
     def _known_row_block(self, state, name, weights, x, skip):
         """`_pixel_block` at every column of a known row at once."""
         weights = weights[name]
+        x_celu = _celu(x)
         above, _, _ = state[f"buffer/{name}/first"]
-        state[f"buffer/{name}/first"] = self._write_row(state[f"buffer/{name}/first"], x)
+        state[f"buffer/{name}/first"] = self._write_row(
+            state[f"buffer/{name}/first"], x_celu
+        )
         kernel, bias = weights["first"]
-        hidden = tf.tensordot(_celu(self._row_windows(above, x)), kernel, 1) + bias
+        hidden = tf.tensordot(self._row_windows(above, x_celu), kernel, 1) + bias
         if skip is not None:
             kernel, bias = weights["skip"]
             hidden = hidden + (tf.tensordot(_celu(skip), kernel, 1) + bias)
+        hidden = _celu(hidden)
         above, _, _ = state[f"buffer/{name}/gate"]
         state[f"buffer/{name}/gate"] = self._write_row(state[f"buffer/{name}/gate"], hidden)
         kernel, bias = weights["gate"]
         # One gate bias per image: (batch, 1, 2 filters) against the row.
-        gates = tf.tensordot(_celu(self._row_windows(above, hidden)), kernel, 1)
+        gates = tf.tensordot(self._row_windows(above, hidden), kernel, 1)
         gates = gates + bias[:, tf.newaxis]
         values, gate_logits = tf.split(gates, 2, axis=-1)
         return x + values * tf.sigmoid(gate_logits)
@@ -689,7 +709,12 @@ class _CachedNetwork:
                     [batch, 2 * width, self.filters]
                 )
             for name in self._buffers(level):
-                state[f"buffer/{name}"] = (buffer, buffer, left)
+                channels = self._buffer_channels(name)
+                state[f"buffer/{name}"] = (
+                    tf.zeros([batch, width + 2, channels]),
+                    tf.zeros([batch, width + 2, channels]),
+                    tf.zeros([batch, channels]),
+                )
             if level > 0:
                 # The coarse values that the finer level's transposed
                 # convolution reads (`current` only).
