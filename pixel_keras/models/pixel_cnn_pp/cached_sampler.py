@@ -15,14 +15,14 @@ input:
   the convolution over the two rows;
 - in `ul`, a *buffer* `(above, current, left)` with the row above and the
   row being written, each with a zero column in front (the left padding),
-  and the value written last. A gated block's buffers hold its
-  convolutions' inputs after the concat_elu, computed once per value. A position `(i, j)` reads `above[j - 1 .. j]`
+  and the value written last. A position `(i, j)` reads `above[j - 1 .. j]`
   and `left` (which is `current[j - 1]`), and writes `current[j]` and
   `left`; at the start of a row `current` becomes `above` and `left` zero.
   Nothing reads `current` while its row is written, so XLA writes it in
   place instead of copying it for every pixel. A spare column at the end
   takes the writes of a coarser level at the pixels where it is not
-  visited.
+  visited. A gated block's buffers hold its convolutions' inputs, after
+  the concat_elu, which is thus computed once per value.
 
 Level `l` of the U-Net (height and width divided by `2 ** l`) has a row at
 every `2 ** l`-th image row and a position at every `2 ** l`-th column of
@@ -37,8 +37,8 @@ of a row of every `u` layer, where the naive loop recomputes the whole
 network. The rows above a completion's first unknown pixel need no draws,
 so `ul` is computed there a row at a time too (`_visit_known_row`: each
 layer one matmul on its row of 2 x 2 windows), leaving the caches as the
-pixel loop would; the pixel loop starts at that row, and completing the
-bottom half of an image costs about half a sample. The draws consume the same noise as the naive loop; the arithmetic
+pixel loop would; the pixel loop starts at that row. The draws consume the
+same noise as the naive loop; the arithmetic
 differs only in summation order (a matmul on a 2 x 2 window against a
 convolution over the whole map), which can flip a draw only when its uniform
 lies within rounding error of a boundary between two values.
@@ -370,13 +370,11 @@ class _CachedNetwork:
             x = activations.pop()
         else:
             # Row `row % 2` of the two fine rows that the coarser level's
-            # newest row upsamples to; the crop keeps the centred kernel's
-            # columns.
-            # The transposed convolution takes coarse column j through tap
-            # b to fine column 2 j + b - 1 (after its crop): even columns get
-            # tap 1 of j, odd ones tap 2 of j plus tap 0 of j + 1. One
-            # matmul for the three taps, where XLA's transposed convolution
-            # on a row was a tenth as fast.
+            # newest row upsamples to. The transposed convolution takes
+            # coarse column j through tap b to fine column 2 j + b - 1
+            # (after its crop): even columns get tap 1 of j, odd ones tap 2
+            # of j plus tap 0 of j + 1. One matmul for the three taps, where
+            # XLA's transposed convolution of a row was a tenth as fast.
             kernel, bias = weights[stride_layer("up", level, "u")]
             coarse = state[f"row/final_{level + 1}"]
             # (kh, kw, out, in) -> taps of row row % 2: (in, kw * out).
@@ -427,11 +425,18 @@ class _CachedNetwork:
         their input (twice the filters), the strided ones the input."""
         return 2 * self.filters if name.endswith(("/first", "/gate")) else self.filters
 
-    def _written_buffers(self, level):
-        """The buffers that a visit of `level` writes, coarser visits included."""
+    def _level_writes(self, level):
+        """The buffers that a visit of `level` itself writes: its blocks',
+        the next strided convolution's, and the finer level's transposed
+        one's."""
         names = list(self._buffers(level))
         if level > 0:
             names.append(stride_layer("up", level - 1, "ul"))
+        return names
+
+    def _written_buffers(self, level):
+        """The buffers that a visit of `level` writes, coarser visits included."""
+        names = self._level_writes(level)
         if level + 1 < self.levels:
             names += self._written_buffers(level + 1)
         return names
@@ -559,10 +564,7 @@ class _CachedNetwork:
         level's column (`col` at level 0), where its level was visited."""
         state = dict(state)
         for level in range(self.levels):
-            names = list(self._buffers(level))
-            if level > 0:
-                names.append(stride_layer("up", level - 1, "ul"))
-            for name in names:
+            for name in self._level_writes(level):
                 value, visited = writes[name]
                 key = f"buffer/{name}"
                 state[key] = self._write(
