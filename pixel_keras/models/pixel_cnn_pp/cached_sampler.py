@@ -113,20 +113,12 @@ def _conv(layer):
     return tf.convert_to_tensor(layer.kernel), tf.convert_to_tensor(layer.bias)
 
 
-def _window(layer, celu):
-    """`(kernel, bias)` of a 2 x k kernel as a matmul on a flat window.
-
-    The window holds the input at the kernel's taps in raster order. With
-    `celu`, the layer's input is `concat_elu(x)` and the window is fed as
-    `elu([x_0, .., x_n, -x_0, .., -x_n])`, so the kernel's rows are put in
-    that order.
-    """
+def _window(layer):
+    """`(kernel, bias)` of a 2 x k kernel as a matmul on a flat window: the
+    input at the kernel's taps in raster order, each with all its channels
+    (for a gated block's convolutions, the concat_elu its buffers hold)."""
     kernel, bias = _conv(layer)
-    height, width, channels, filters = kernel.shape
-    if celu:
-        kernel = tf.reshape(kernel, [height * width, 2, channels // 2, filters])
-        kernel = tf.transpose(kernel, [1, 0, 2, 3])
-    return tf.reshape(kernel, [-1, filters]), bias
+    return tf.reshape(kernel, [-1, kernel.shape[-1]]), bias
 
 
 def build_loop(model, jit_compile=False, teacher_forced_rows=True):
@@ -253,7 +245,7 @@ class _CachedNetwork:
         weights = {
             STEM_DOWN: _conv(layer(STEM_DOWN)),
             STEM_DOWN_RIGHT_ABOVE: _conv(layer(STEM_DOWN_RIGHT_ABOVE)),
-            STEM_DOWN_RIGHT_LEFT: _window(layer(STEM_DOWN_RIGHT_LEFT), celu=False),
+            STEM_DOWN_RIGHT_LEFT: _window(layer(STEM_DOWN_RIGHT_LEFT)),
             "head": _conv(layer(OUTPUT)),
         }
         for level in range(self.levels):
@@ -261,7 +253,7 @@ class _CachedNetwork:
                 name = stride_layer("down", level, "u")
                 weights[name] = _conv(layer(name))
                 name = stride_layer("down", level, "ul")
-                weights[name] = _window(layer(name), celu=False)
+                weights[name] = _window(layer(name))
             if level < self.levels - 1:
                 name = stride_layer("up", level, "u")
                 weights[name] = _conv(layer(name))
@@ -281,8 +273,8 @@ class _CachedNetwork:
         if block.shift == "down_right":
             # The `ul` buffers hold each value's concat_elu, so a window is
             # already the convolution's input, tap by tap.
-            first = _window(block.first_conv, celu=False)
-            gate_kernel, gate_bias = _window(block.gate_conv, celu=False)
+            first = _window(block.first_conv)
+            gate_kernel, gate_bias = _window(block.gate_conv)
         else:
             first = _conv(block.first_conv)
             gate_kernel, gate_bias = _conv(block.gate_conv)
