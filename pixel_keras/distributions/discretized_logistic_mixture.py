@@ -304,15 +304,18 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         num_channels = self.num_channels
         if coefficients is None or num_channels == 1:
             return locs
+        # Unstacked, not indexed channel by channel: the gradient of an
+        # unstack is one stack, where each index's would be a zero tensor of
+        # the whole input's size with the channel written into it.
+        locs = tf.unstack(locs, axis=-1)
+        coefficients = tf.unstack(coefficients, axis=-1)
+        scaled_values = tf.unstack(scaled_values, axis=-1)
         # Adding zeros broadcasts the first channel to the shape of the others.
-        means = [locs[..., 0] + tf.zeros_like(scaled_values[..., 0])]
+        means = [locs[0] + tf.zeros_like(scaled_values[0])]
         for c in range(1, num_channels):
-            mean = locs[..., c]
+            mean = locs[c]
             for j in range(c):
-                mean = mean + (
-                    coefficients[..., _coefficient_index(c, j)]
-                    * scaled_values[..., j]
-                )
+                mean = mean + coefficients[_coefficient_index(c, j)] * scaled_values[j]
             means.append(mean)
         return tf.stack(means, axis=-1)
 

@@ -294,17 +294,18 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         k = self.num_logistic_mix
         c = self.image_shape[-1]
         prefix = ops.shape(outputs)[:-1]
-        logits = outputs[..., :k]
-        locs = ops.reshape(outputs[..., k : k + k * c], (*prefix, k, c))
-        log_scales = ops.reshape(
-            outputs[..., k + k * c : k + 2 * k * c], (*prefix, k, c)
+        # One split, not four slices: the gradient of a slice is a zero
+        # tensor of the whole input's size with the slice written into it,
+        # and the four would then be added up; a split's is one concat.
+        logits, locs, log_scales, coefficients = ops.split(
+            outputs, [k, k + k * c, k + 2 * k * c], axis=-1
         )
-        log_scales = ops.maximum(log_scales, self.min_log_scale)
-        coefficients = None
+        locs = ops.reshape(locs, (*prefix, k, c))
+        log_scales = ops.maximum(ops.reshape(log_scales, (*prefix, k, c)), self.min_log_scale)
         if c > 1:
-            coefficients = ops.tanh(
-                ops.reshape(outputs[..., k + 2 * k * c :], (*prefix, k, c * (c - 1) // 2))
-            )
+            coefficients = ops.tanh(ops.reshape(coefficients, (*prefix, k, c * (c - 1) // 2)))
+        else:
+            coefficients = None
         if not (isinstance(temperature, (int, float)) and temperature == 1.0):
             # A scalar, or one temperature per pixel of the batch shape.
             temperature = ops.cast(temperature, outputs.dtype)[..., None]
