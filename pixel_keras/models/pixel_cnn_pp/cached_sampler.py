@@ -103,9 +103,16 @@ def _put(x, starts, value, xla):
     )
 
 
+def _elu(x):
+    """`tf.nn.elu`, as TensorFlow's own kernel computes it: `exp(x) - 1` for
+    `x < 0`. XLA lowers `tf.nn.elu` to `expm1`, which took twice as long as
+    this in the loop, where the ELUs were an eighth of a pixel's time."""
+    return tf.where(x > 0.0, x, tf.exp(tf.minimum(x, 0.0)) - 1.0)
+
+
 def _celu(x):
     """`concat_elu` on the last axis."""
-    return tf.nn.elu(tf.concat([x, -x], axis=-1))
+    return _elu(tf.concat([x, -x], axis=-1))
 
 
 def _conv(layer):
@@ -782,7 +789,7 @@ class _CachedNetwork:
             writes, outputs = self._visit_pixel(state, weights, 0, row, col, None)
             state = self._apply_writes(state, writes, col)
             kernel, bias = weights["head"]
-            params = tf.matmul(tf.nn.elu(outputs), kernel) + bias
+            params = tf.matmul(_elu(outputs), kernel) + bias
             params_columns = params_columns.write(col, params)
             drawn = draw(row, col, params)
             # Known values from the given images, not from the state's: a
@@ -819,7 +826,7 @@ class _CachedNetwork:
             state = self._visit_row(state, weights, 0, row, None)
             state, outputs = self._visit_known_row(state, weights, 0, row, None)
             kernel, bias = weights["head"]
-            params = tf.tensordot(tf.nn.elu(outputs), kernel, 1) + bias
+            params = tf.tensordot(_elu(outputs), kernel, 1) + bias
             return row + 1, state, params_rows.write(row, tf.transpose(params, [1, 0, 2]))
 
         # The rows above the first one with an unknown pixel (in any image)
