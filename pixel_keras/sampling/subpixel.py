@@ -306,9 +306,15 @@ def build_loop(
             row_features = input_conv.row(slab)
             row_inputs, row_known = given_and_noise[row], known[row]
 
-            def pixel_body(col, carry, window, records, values, *logit_columns):
+            def prepare(col, carry, window):
+                """A pixel's context and input features, from what the
+                pixels to its left left (at the last column, unused)."""
+                col = tf.minimum(col, width - 1)
                 pixel_context = network.begin_pixel(row_context, carry, col)
-                features = input_conv.pixel(row_features[col], window)
+                return pixel_context, input_conv.pixel(row_features[col], window)
+
+            def pixel_body(col, carry, window, prepared, records, values, *logit_columns):
+                pixel_context, features = prepared
                 inputs = tf.unstack(row_inputs[col], 2 * channels)
                 drawn, all_logits = [], []
                 for channel in range(channels):
@@ -338,29 +344,38 @@ def build_loop(
                 window = tf.concat(
                     [window[:, input_conv.features :], input_conv.encode(pixel)], -1
                 )
-                outputs = (col + 1, carry, window, records.write(col, record))
+                # The next pixel's context is prepared here and carried: as
+                # a loop variable, XLA computes it once, where it fused its
+                # slices of the row's context into every sub-pixel pass's
+                # kernels, which then ran several times slower (an LSTM step
+                # 8 us instead of 2).
+                prepared = prepare(col + 1, carry, window)
+                outputs = (col + 1, carry, window, prepared, records.write(col, record))
                 outputs += (values.write(col, pixel),)
                 if with_logits:
                     logits = logit_columns[0].write(col, tf.stack(all_logits, 1))
                     outputs += (logits,)
                 return outputs
 
+            carry = network.initial_carry()
+            window = tf.zeros([batch, half_cols * input_conv.features])
             columns = (
                 tf.constant(0),
-                network.initial_carry(),
-                tf.zeros([batch, half_cols * input_conv.features]),
+                carry,
+                window,
+                prepare(tf.constant(0), carry, window),
                 tf.TensorArray(tf.float32, size=width),
                 tf.TensorArray(tf.float32, size=width),
             )
             if with_logits:
                 columns += (tf.TensorArray(tf.float32, size=width),)
             columns = tf.while_loop(lambda col, *_: col < width, pixel_body, columns)
-            records = _stack_row(columns[3], width)
-            values = _stack_row(columns[4], width)
+            records = _stack_row(columns[4], width)
+            values = _stack_row(columns[5], width)
             new_row = encode_row(values)
             outputs = end_row(row, slab, state, drawn_rows, values, new_row, records)
             if with_logits:
-                outputs += (logit_rows[0].write(row, _stack_row(columns[5], width)),)
+                outputs += (logit_rows[0].write(row, _stack_row(columns[6], width)),)
             return outputs
 
         def encode_row(values):
