@@ -57,7 +57,45 @@ def pixel_categorical(outputs, num_channels, num_levels, temperature=1.0):
     return tfd.Independent(per_channel, reinterpreted_batch_ndims=1)
 
 
-def categorical_from_uniforms(logits, uniforms):
+# The block size of `cumulative_sum`'s scan in blocks.
+_SCAN_BLOCK = 16
+
+
+def cumulative_sum(probs, in_blocks=False):
+    """`tf.math.cumsum` over the last axis of nonnegative `probs`.
+
+    With `in_blocks`, the axis is summed in blocks of 16: each block's
+    running sums as one matrix product with an upper triangle of ones, the
+    blocks' offsets (the totals of the blocks before) as another, and each
+    value its block's offset plus its running sum. Compiled by XLA, this is
+    three kernels where its `cumsum` is a few reduce-windows, and took half
+    the time on `(16, 256)`; without XLA it is a dozen small ops where
+    `cumsum` is one. A zero probability adds exact zeros inside its block's
+    product, so within a block a zero-probability category still covers no
+    uniform; at a block's first category the offset is summed in another
+    order than the running sum before it and may differ by a rounding step.
+    """
+    levels = probs.shape[-1]
+    if not in_blocks or levels is None or levels <= _SCAN_BLOCK:
+        return tf.math.cumsum(probs, axis=-1)
+    num_blocks = -(-levels // _SCAN_BLOCK)
+    rank = probs.shape.rank
+    # Zeros after the last category fill the last block.
+    padded = tf.pad(probs, [[0, 0]] * (rank - 1) + [[0, num_blocks * _SCAN_BLOCK - levels]])
+    leading = tf.shape(probs)[:-1]
+    upper = tf.linalg.band_part(tf.ones([_SCAN_BLOCK, _SCAN_BLOCK], probs.dtype), 0, -1)
+    # Two-dimensional products: no batch axes to broadcast (tensorflow#117700).
+    running = tf.matmul(tf.reshape(padded, [-1, _SCAN_BLOCK]), upper)
+    running = tf.reshape(running, [-1, num_blocks, _SCAN_BLOCK])
+    strictly_upper = tf.linalg.band_part(tf.ones([num_blocks, num_blocks], probs.dtype), 0, -1)
+    strictly_upper = strictly_upper - tf.eye(num_blocks, dtype=probs.dtype)
+    offsets = tf.matmul(running[..., -1], strictly_upper)
+    cumulative = offsets[..., tf.newaxis] + running
+    cumulative = tf.reshape(cumulative, tf.concat([leading, [num_blocks * _SCAN_BLOCK]], 0))
+    return cumulative[..., :levels]
+
+
+def categorical_from_uniforms(logits, uniforms, scan_in_blocks=False):
     """Inverse-CDF draws of categorical values, one per uniform.
 
     The value is the number of categories whose cumulative probability is at
@@ -67,11 +105,14 @@ def categorical_from_uniforms(logits, uniforms):
     Args:
         logits: `(..., L)` float logits.
         uniforms: `(...)` floats in `[0, 1)`.
+        scan_in_blocks: whether the cumulative probabilities are summed in
+            blocks (`cumulative_sum`), which is faster where XLA compiles
+            the caller. The sums then differ in rounding only.
 
     Returns:
         `(...)` float values in `[0, L - 1]`.
     """
-    cumulative = tf.math.cumsum(tf.nn.softmax(logits, axis=-1), axis=-1)
+    cumulative = cumulative_sum(tf.nn.softmax(logits, axis=-1), scan_in_blocks)
     # Normalized by the total, which float32 rounding can leave below 1: a
     # zero-probability last category then ends exactly at 1 and a uniform in
     # [0, 1) never reaches it.

@@ -276,7 +276,7 @@ def build_loop(
         if num_levels == 2:
             logits = tf.concat([tf.zeros_like(logits), logits], -1)
         value = pixel_categorical.categorical_from_uniforms(
-            logits / temperature, uniform
+            logits / temperature, uniform, scan_in_blocks=jit_compile
         )
         return tf.where(known, given, value), logits
 

@@ -9,6 +9,7 @@ from scipy import stats
 
 from pixel_keras.distributions.pixel_categorical import categorical_from_uniforms
 from pixel_keras.distributions.pixel_categorical import channel_logits
+from pixel_keras.distributions.pixel_categorical import cumulative_sum
 from pixel_keras.distributions.pixel_categorical import num_logits
 from pixel_keras.distributions.pixel_categorical import pixel_categorical
 
@@ -201,3 +202,55 @@ def test_zero_probability_last_category_is_never_drawn_near_u_one():
     uniforms = np.full(2000, 1.0 - 2.0**-23, np.float32)
     values = categorical_from_uniforms(tf.constant(logits), tf.constant(uniforms)).numpy()
     assert not np.any(values == 4)
+
+
+# --- The cumulative sum in blocks (what the XLA-compiled cached loops draw with) ---
+
+
+@pytest.mark.parametrize("levels", [7, 16, 17, 100, 256])
+@pytest.mark.parametrize("leading", [(3,), (2, 5)])
+@pytest.mark.parametrize("compiled", [False, True])
+def test_cumulative_sum_in_blocks_is_the_cumulative_sum(levels, leading, compiled):
+    rng = np.random.default_rng(levels)
+    probs = rng.random((*leading, levels)).astype("float32")
+    probs /= probs.sum(-1, keepdims=True)
+    function = tf.function(lambda p: cumulative_sum(p, in_blocks=True), jit_compile=compiled)
+    actual = function(tf.constant(probs)).numpy()
+    assert actual.shape == probs.shape
+    np.testing.assert_allclose(actual, np.cumsum(probs.astype(np.float64), -1), rtol=2e-6, atol=1e-7)
+    assert np.all(np.diff(actual, axis=-1) >= 0)
+
+
+def test_cumulative_sum_in_blocks_repeats_itself_after_a_zero_within_a_block():
+    rng = np.random.default_rng(9)
+    probs = rng.random((64, 256)).astype("float32")
+    # Zeros everywhere but at the blocks' first categories, and runs of them.
+    inside = [k for k in range(256) if k % 16 and rng.random() < 0.5]
+    probs[:, inside] = 0.0
+    probs /= probs.sum(-1, keepdims=True)
+    function = tf.function(lambda p: cumulative_sum(p, in_blocks=True), jit_compile=True)
+    actual = function(tf.constant(probs)).numpy()
+    np.testing.assert_array_equal(actual[:, inside], actual[:, np.array(inside) - 1])
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_categorical_from_uniforms_in_blocks_is_the_inverse_cdf(compiled):
+    rng = np.random.default_rng(10)
+    logits = (3.0 * rng.normal(size=(2000, 256))).astype("float32")
+    # Zero-probability categories inside blocks are never drawn.
+    zeros = [3, 40, 41, 255]
+    logits[:, zeros] = -1e9
+    uniforms = rng.random(2000).astype("float32")
+    uniforms[:5] = 0.0
+    function = tf.function(
+        lambda l, u: categorical_from_uniforms(l, u, scan_in_blocks=True), jit_compile=compiled
+    )
+    values = function(tf.constant(logits), tf.constant(uniforms)).numpy()
+    expected = np.array([_inverse_cdf(l, u) for l, u in zip(logits, uniforms)])
+    mismatched = np.nonzero(values != expected)[0]
+    for n in mismatched:
+        probs = np.exp(logits[n].astype(np.float64) - logits[n].max())
+        cumulative = np.cumsum(probs / probs.sum())
+        assert np.abs(cumulative - uniforms[n]).min() < 1e-6, (n, values[n], expected[n])
+    assert len(mismatched) <= 3
+    assert not np.any(np.isin(values, zeros))
