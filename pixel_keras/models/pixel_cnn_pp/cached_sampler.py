@@ -13,16 +13,17 @@ input:
 
 - in `u`, a *slot* with the previous row of the input; the new output row is
   the convolution over the two rows;
-- in `ul`, a *buffer* `(above, current, left)` with the row above and the
-  row being written, each with a zero column in front (the left padding),
-  and the value written last. A position `(i, j)` reads `above[j - 1 .. j]`
-  and `left` (which is `current[j - 1]`), and writes `current[j]` and
-  `left`; at the start of a row `current` becomes `above` and `left` zero.
-  Nothing reads `current` while its row is written, so XLA writes it in
-  place instead of copying it for every pixel. A spare column at the end
-  takes the writes of a coarser level at the pixels where it is not
-  visited. A gated block's buffers hold its convolutions' inputs, after
-  the concat_elu, which is thus computed once per value.
+- in `ul`, a *buffer* `(above, current)` with the row above and the
+  row being written, each with a zero column in front (the left padding).
+  A position `(i, j)` writes `current[j]` and reads `above[j - 1 .. j]`
+  and `current[j - 1 .. j]`; at the start of a row `current` becomes
+  `above` (its zero column stays zero). XLA writes `current` in place,
+  without copying it at every pixel, as long as every read of it is
+  ordered after its write or before it by data (`_window`). A spare
+  column at the end takes the writes of a coarser level at the pixels
+  where it is not visited. A gated block's buffers hold its
+  convolutions' inputs, after the concat_elu, which is thus computed once
+  per value.
 
 Level `l` of the U-Net (height and width divided by `2 ** l`) has a row at
 every `2 ** l`-th image row and a position at every `2 ** l`-th column of
@@ -191,9 +192,8 @@ class _CachedNetwork:
     The state of the loops is a flat dict:
 
     - `"slot/<conv>"`: the previous row of a `u` convolution's input;
-    - `"buffer/<conv>"`: the `(above, current, left)` rows of a `ul`
-      convolution's input and its newest value (`current` only, for the
-      transposed ones);
+    - `"buffer/<conv>"`: the `(above, current)` rows of a `ul`
+      convolution's input (`current` only, for the transposed ones);
     - `"row/<block>"`: the current row of a `u` block's output, which the
       matching `ul` block reads as its skip input;
     - `"row/final_<level>"`: the newest row of a level's up pass in `u`;
@@ -291,10 +291,19 @@ class _CachedNetwork:
             # term.
             kernel = tf.convert_to_tensor(block.condition_projection.kernel)
             gate_bias = gate_bias + tf.matmul(condition_vector, kernel)
-        skip = None
+        weights = {"first": first, "gate": (gate_kernel, gate_bias), "skip": None}
         if block.skip_projection is not None:
-            skip = _conv(block.skip_projection)
-        return {"first": first, "gate": (gate_kernel, gate_bias), "skip": skip}
+            weights["skip"] = _conv(block.skip_projection)
+            if block.shift == "down_right":
+                # The first convolution and the skip projection as one matmul
+                # on the window and the skip input side by side: one kernel
+                # where the pixel loop ran two and an add.
+                (kernel, bias), (skip_kernel, skip_bias) = first, weights["skip"]
+                weights["first_and_skip"] = (
+                    tf.concat([kernel, skip_kernel], axis=0),
+                    bias + skip_bias,
+                )
+        return weights
 
     # --- The down-shifted stream, a row at a time --------------------------------
 
@@ -334,8 +343,10 @@ class _CachedNetwork:
         that this image row reaches, then this level's up pass."""
         state = dict(state)
         for name in self._buffers(level):
-            _, current, left = state[f"buffer/{name}"]
-            state[f"buffer/{name}"] = (current, current, tf.zeros_like(left))
+            _, current = state[f"buffer/{name}"]
+            # Column 0 of `current` is never written: it stays the zero left
+            # of the row's first position.
+            state[f"buffer/{name}"] = (current, current)
         if level == 0:
             # The stem reads image rows row - 2 and row - 1 (xpad has two rows
             # of padding on top); its down_shift makes row 0 zero.
@@ -395,29 +406,49 @@ class _CachedNetwork:
 
     # --- The down-right-shifted stream, a position at a time ---------------------
 
+    def _window(self, state, writes, name, col, value):
+        """Puts `value` at column `col` of buffer `name`'s row and returns the
+        2 x 2 window ending there (`_read_window`).
+
+        With `writes` None (level 0), the value is written into `state` at
+        once and the window read from the written row: a read of `current`
+        before its write made XLA copy the whole row at every pixel, and a
+        separate `left` value cost two copies. Otherwise (a coarser level,
+        inside a conditional) the write is recorded in `writes` for after
+        the conditional, which orders it after this read.
+        """
+        key = f"buffer/{name}"
+        if writes is None:
+            state[key] = self._write(state[key], col, value)
+            return self._read_window(state[key], col)
+        writes[name] = value
+        return self._read_window(state[key], col, value)
+
     @staticmethod
-    def _window_values(buffer, col, value):
-        """The 2 x 2 window ending at `(i, col)`: `(batch, 4 * channels)`."""
-        above, _, left = buffer
-        channels = value.shape[-1]
+    def _read_window(buffer, col, value=None):
+        """The 2 x 2 window ending at column `col` of a buffer's row:
+        `(batch, 4 * channels)`, the taps in raster order. The value at `col`
+        is `value`, or (None) read from the row, where it is written."""
+        above, current = buffer
+        channels = current.shape[-1]
+        if value is None:
+            rows = tf.concat([_at(above, 1, col, 2), _at(current, 1, col, 2)], axis=1)
+            return tf.reshape(rows, [-1, 4 * channels])
         top = tf.reshape(_at(above, 1, col, 2), [-1, 2 * channels])
-        return tf.concat([top, left, value], axis=-1)
+        return tf.concat([top, _at(current, 1, col), value], axis=-1)
 
     def _write(self, buffer, col, value, visited=None):
         """Writes `value` at column `col` of the row being written (where
         `visited`, a boolean scalar, if given)."""
-        above, current, left = buffer
+        above, current = buffer
         # Buffers keep a zero column in front: column `col` is at `col + 1`.
         index = col + 1
-        if visited is None:
-            left = value
-        else:
+        if visited is not None:
             # Unvisited, the value goes to the spare column at the end, which
             # nothing reads: writing the old value back instead would read
             # the buffer where it is written, which XLA cannot do in place.
             index = tf.where(visited, index, current.shape[1] - 1)
-            left = tf.where(visited, value, left)
-        return above, _put(current, [index], value, self.xla), left
+        return above, _put(current, [index], value, self.xla)
 
     def _buffer_channels(self, name):
         """A buffer's channels: a block's convolutions read concat_elu of
@@ -441,20 +472,18 @@ class _CachedNetwork:
         return names
 
     def _pixel_block(self, state, writes, name, weights, x, col, skip):
-        """A gated block of `ul` at one position; records its writes."""
+        """A gated block of `ul` at one position; writes its buffers as
+        `_window` says."""
         weights = weights[name]
         # Each value's concat_elu is computed once, where it is written.
-        x_celu = _celu(x)
-        window = self._window_values(state[f"buffer/{name}/first"], col, x_celu)
-        writes[f"{name}/first"] = x_celu
-        kernel, bias = weights["first"]
-        hidden = tf.matmul(window, kernel) + bias
-        if skip is not None:
-            kernel, bias = weights["skip"]
-            hidden = hidden + (tf.matmul(_celu(skip), kernel) + bias)
-        hidden = _celu(hidden)
-        window = self._window_values(state[f"buffer/{name}/gate"], col, hidden)
-        writes[f"{name}/gate"] = hidden
+        window = self._window(state, writes, f"{name}/first", col, _celu(x))
+        if skip is None:
+            kernel, bias = weights["first"]
+        else:
+            window = tf.concat([window, _celu(skip)], axis=-1)
+            kernel, bias = weights["first_and_skip"]
+        hidden = _celu(tf.matmul(window, kernel) + bias)
+        window = self._window(state, writes, f"{name}/gate", col, hidden)
         kernel, bias = weights["gate"]
         gates = tf.matmul(window, kernel) + bias
         values, gate_logits = tf.split(gates, 2, axis=-1)
@@ -464,19 +493,26 @@ class _CachedNetwork:
         """Computes position `(row, col)` of `level` in `ul`, then the coarser
         positions that this pixel reaches, then this level's up pass.
 
-        The state is only read: a visit returns what it writes, so that the
-        conditionals of the coarser levels return a few values instead of
-        passing every buffer through (which XLA copies, at every pixel).
+        Level 0 writes its buffers into `state`, a dict that the caller
+        owns. The coarser levels only read it: a visit returns what it
+        writes, so that the conditionals of the coarser levels return a few
+        values instead of passing every buffer through (which XLA copies,
+        at every pixel). Each conditional returns its values as one tensor:
+        XLA gives every output of a conditional a buffer of its own, and
+        filled the unvisited branch's fifteen zero outputs with fifteen
+        copies, at three pixels in four.
 
         Returns:
-            `(writes, x)`: `writes` maps the name of each buffer that this
-            visit and the coarser ones write to `(value, visited)`, the
-            value of the position's column at that buffer's level and
-            whether it was computed (the coarser levels' positions are
-            computed at some pixels only); `x`, this level's output of the
-            up pass.
+            `(writes, x)`: `writes` maps the name of each buffer of the
+            coarser levels that this visit and the coarser ones write to
+            the value of the position's column at that buffer's level
+            (where that level is not visited at this pixel, zeros or an old
+            value, which `_apply_writes` puts in the spare column); `x`,
+            this level's output of the up pass.
         """
         writes = {}
+        # Level 0 writes at once (`_window`).
+        own_writes = None if level == 0 else writes
         batch = tf.shape(state["images"])[0]
         if level == 0:
             # The stem's part from the row above, plus its 2 x 1 view of
@@ -490,17 +526,19 @@ class _CachedNetwork:
             x = _at(state["row/stem_above"], 1, col) + left
         else:
             # The strided 2 x 2 convolution, at the finer level's position
-            # (2 row, 2 col).
+            # (2 row, 2 col): level 0 has written its value into the buffer.
             name = stride_layer("down", level, "ul")
             kernel, bias = weights[name]
-            window = self._window_values(state[f"buffer/{name}"], 2 * col, finer_last)
+            window = self._read_window(
+                state[f"buffer/{name}"], 2 * col, None if level == 1 else finer_last
+            )
             x = tf.matmul(window, kernel) + bias
         activations = [x]
         for i in range(self.num_resnet):
             name = block_layer("down", level, "u", i)
             x = self._pixel_block(
                 state,
-                writes,
+                own_writes,
                 block_layer("down", level, "ul", i),
                 weights,
                 x,
@@ -508,36 +546,41 @@ class _CachedNetwork:
                 _at(state[f"row/{name}"], 1, col),
             )
             activations.append(x)
-        writes = {name: (value, tf.constant(True)) for name, value in writes.items()}
 
         coarse = None
         if level + 1 < self.levels:
             last = activations[-1]
-            writes[stride_layer("down", level + 1, "ul")] = (last, tf.constant(True))
+            name = f"buffer/{stride_layer('down', level + 1, 'ul')}"
+            if own_writes is None:
+                state[name] = self._write(state[name], col, last)
+            else:
+                writes[stride_layer("down", level + 1, "ul")] = last
             coarser_names = self._written_buffers(level + 1)
+            sizes = [self._buffer_channels(name) for name in coarser_names]
+            up_name = stride_layer("up", level, "ul")
+
+            def visited():
+                coarser_writes, _ = self._visit_pixel(
+                    state, weights, level + 1, row // 2, col // 2, last
+                )
+                return tf.concat([coarser_writes[name] for name in coarser_names], axis=-1)
 
             def not_visited():
-                # Zeros of the values' shapes (a static batch stays static).
-                zeros = {self.filters: tf.zeros_like(last)}
-                zeros[2 * self.filters] = tf.concat([zeros[self.filters]] * 2, -1)
-                return {
-                    name: (zeros[self._buffer_channels(name)], tf.constant(False))
-                    for name in coarser_names
-                }
+                # The coarser level's newest value at (row // 2, col // 2),
+                # from an earlier pixel, read here, where XLA orders the
+                # read before the buffer's write; zeros for the others, of
+                # the values' shapes (a static batch stays static).
+                _, current = state[f"buffer/{up_name}"]
+                zeros = tf.zeros_like(last[:, :1])
+                values = [
+                    _at(current, 1, col // 2 + 1) if name == up_name else tf.tile(zeros, [1, size])
+                    for name, size in zip(coarser_names, sizes)
+                ]
+                return tf.concat(values, axis=-1)
 
-            coarser_writes = tf.cond(
-                tf.logical_and(tf.equal(row % 2, 0), tf.equal(col % 2, 0)),
-                lambda: self._visit_pixel(
-                    state, weights, level + 1, row // 2, col // 2, last
-                )[0],
-                not_visited,
-            )
-            writes.update(coarser_writes)
-            # The coarser level's newest value at (row // 2, col // 2): just
-            # computed, or in its buffer from an earlier pixel.
-            value, visited = coarser_writes[stride_layer("up", level, "ul")]
-            _, current, _ = state[f"buffer/{stride_layer('up', level, 'ul')}"]
-            coarse = tf.where(visited, value, _at(current, 1, col // 2 + 1))
+            coarser_values = tf.cond(self._visited(row, col, 1), visited, not_visited)
+            writes.update(zip(coarser_names, tf.split(coarser_values, sizes, axis=-1)))
+            coarse = writes[up_name]
 
         if level == self.levels - 1:
             x = activations.pop()
@@ -546,29 +589,33 @@ class _CachedNetwork:
             kernel, bias = weights[stride_layer("up", level, "ul")]
             tap = _at(_at(kernel, 0, row % 2), 0, col % 2)
             x = tf.matmul(coarse, tap) + bias
-        own = {}
         for i in range(self._num_up_blocks(level)):
             above = _at(state[f"row/{block_layer('up', level, 'u', i)}"], 1, col)
             skip = tf.concat([above, activations.pop()], axis=-1)
             x = self._pixel_block(
-                state, own, block_layer("up", level, "ul", i), weights, x, col, skip
+                state, own_writes, block_layer("up", level, "ul", i), weights, x, col, skip
             )
         if level > 0:
-            own[stride_layer("up", level - 1, "ul")] = x
-        writes.update({name: (value, tf.constant(True)) for name, value in own.items()})
+            writes[stride_layer("up", level - 1, "ul")] = x
         return writes, x
 
-    def _apply_writes(self, state, writes, col):
-        """The state after a pixel's visits: each buffer written at its
-        level's column (`col` at level 0), where its level was visited."""
+    @staticmethod
+    def _visited(row, col, levels):
+        """Whether the position `(row, col)` of a level makes the level
+        `levels` coarser than it computable: `row` and `col` multiples of
+        `2 ** levels`."""
+        step = 2**levels
+        return tf.logical_and(tf.equal(row % step, 0), tf.equal(col % step, 0))
+
+    def _apply_writes(self, state, writes, row, col):
+        """The state after image pixel `(row, col)`'s visits: each buffer
+        written at its level's column, where its level was visited."""
         state = dict(state)
-        for level in range(self.levels):
+        for level in range(1, self.levels):
+            visited = self._visited(row, col, level)
             for name in self._level_writes(level):
-                value, visited = writes[name]
                 key = f"buffer/{name}"
-                state[key] = self._write(
-                    state[key], col // 2**level, value, None if level == 0 else visited
-                )
+                state[key] = self._write(state[key], col // 2**level, writes[name], visited)
         return state
 
     # --- Known rows: the down-right-shifted stream a whole row at a time -----------
@@ -590,14 +637,14 @@ class _CachedNetwork:
 
     @staticmethod
     def _write_row(buffer, values):
-        above, _, _ = buffer
-        return above, tf.pad(values, [[0, 0], [1, 1], [0, 0]]), values[:, -1]
+        above, _ = buffer
+        return above, tf.pad(values, [[0, 0], [1, 1], [0, 0]])
 
     def _known_row_block(self, state, name, weights, x, skip):
         """`_pixel_block` at every column of a known row at once."""
         weights = weights[name]
         x_celu = _celu(x)
-        above, _, _ = state[f"buffer/{name}/first"]
+        above, _ = state[f"buffer/{name}/first"]
         state[f"buffer/{name}/first"] = self._write_row(
             state[f"buffer/{name}/first"], x_celu
         )
@@ -607,7 +654,7 @@ class _CachedNetwork:
             kernel, bias = weights["skip"]
             hidden = hidden + (tf.tensordot(_celu(skip), kernel, 1) + bias)
         hidden = _celu(hidden)
-        above, _, _ = state[f"buffer/{name}/gate"]
+        above, _ = state[f"buffer/{name}/gate"]
         state[f"buffer/{name}/gate"] = self._write_row(state[f"buffer/{name}/gate"], hidden)
         kernel, bias = weights["gate"]
         # One gate bias per image: (batch, 1, 2 filters) against the row.
@@ -638,7 +685,7 @@ class _CachedNetwork:
         else:
             name = stride_layer("down", level, "ul")
             kernel, bias = weights[name]
-            above, _, _ = state[f"buffer/{name}"]
+            above, _ = state[f"buffer/{name}"]
             windows = self._row_windows(above, finer_row)[:, : 2 * width : 2]
             x = tf.tensordot(windows, kernel, 1) + bias
         activations = [x]
@@ -669,7 +716,7 @@ class _CachedNetwork:
             # Taps (row % 2, 0) and (row % 2, 1) of the coarser level's newest
             # row, interleaved: fine column col reads coarse col // 2.
             kernel, bias = weights[stride_layer("up", level, "ul")]
-            _, coarse, _ = state[f"buffer/{stride_layer('up', level, 'ul')}"]
+            _, coarse = state[f"buffer/{stride_layer('up', level, 'ul')}"]
             taps = _at(kernel, 0, row % 2)
             fine = tf.stack(
                 [tf.tensordot(coarse[:, 1:], taps[column], 1) for column in (0, 1)], 2
@@ -697,7 +744,6 @@ class _CachedNetwork:
             row = tf.zeros([batch, width, self.filters])
             # A zero column in front, a spare one at the end.
             buffer = tf.zeros([batch, width + 2, self.filters])
-            left = tf.zeros([batch, self.filters])
             for i in range(self.num_resnet):
                 name = block_layer("down", level, "u", i)
                 state[f"slot/{name}/first"] = row
@@ -718,16 +764,11 @@ class _CachedNetwork:
                 state[f"buffer/{name}"] = (
                     tf.zeros([batch, width + 2, channels]),
                     tf.zeros([batch, width + 2, channels]),
-                    tf.zeros([batch, channels]),
                 )
             if level > 0:
                 # The coarse values that the finer level's transposed
                 # convolution reads (`current` only).
-                state[f"buffer/{stride_layer('up', level - 1, 'ul')}"] = (
-                    buffer,
-                    buffer,
-                    left,
-                )
+                state[f"buffer/{stride_layer('up', level - 1, 'ul')}"] = (buffer, buffer)
         state["row/stem_above"] = tf.zeros([batch, self.width, self.filters])
         return state
 
@@ -786,8 +827,9 @@ class _CachedNetwork:
         weights = self._read_weights(condition)
 
         def pixel_step(row, col, state, params_columns):
+            state = dict(state)  # level 0 writes into it
             writes, outputs = self._visit_pixel(state, weights, 0, row, col, None)
-            state = self._apply_writes(state, writes, col)
+            state = self._apply_writes(state, writes, row, col)
             kernel, bias = weights["head"]
             params = tf.matmul(_elu(outputs), kernel) + bias
             params_columns = params_columns.write(col, params)
