@@ -29,6 +29,7 @@ neither gets a plain loop that handles any `known`.
 
 import inspect
 import os
+import threading
 import weakref
 
 import numpy as np
@@ -50,6 +51,15 @@ XLA_ENVIRONMENT_VARIABLE = "PIXEL_KERAS_SAMPLING_XLA"
 
 # The traced loops of each model, by (method, XLA), dropped with the model.
 _LOOPS = weakref.WeakKeyDictionary()
+
+# XLA-compiled loops run one at a time in a process. Two running at once
+# (two threads sampling side by side, or one batch cut into parts run on
+# separate threads) drew wrong images with TensorFlow 2.21 on CPU: a block
+# of about 7 of 128 images differed from the same seeds drawn alone (up to
+# 0.2 in a PixelCNN++'s down-shifted stream), differently from run to run.
+# The uncompiled loop showed no difference. Measured on a 32x32x3
+# PixelCNN++ at batch 128 (BUILD.md, "Decisions").
+_XLA_LOOP_LOCK = threading.Lock()
 
 
 def _loop(model, method, jit_compile=False, teacher_forced_rows=True):
@@ -284,7 +294,9 @@ def draw(
         temperature: float32 `(batch,)`.
         method: `"cached"` or `"naive"`.
         jit_compile: whether the cached loop is the model's XLA-compiled one
-            (False in an export: TF Serving runs no XLA by default).
+            (False in an export: TF Serving runs no XLA by default). Called
+            eagerly, compiled loops run one at a time in the process (see
+            `_XLA_LOOP_LOCK`).
         teacher_forced_rows: whether the cached loop first computes the rows
             above the first unknown pixel without draws (True: any `known`);
             False only where no pixel is known (sampling), to trace less.
@@ -294,4 +306,7 @@ def draw(
     """
     noise = noise_per_image(model, seeds)
     loop = _loop(model, check_method(method), jit_compile, teacher_forced_rows)
+    if jit_compile and tf.executing_eagerly():
+        with _XLA_LOOP_LOCK:
+            return loop(images, known, condition, *noise, temperature)
     return loop(images, known, condition, *noise, temperature)
