@@ -291,19 +291,10 @@ class _CachedNetwork:
             # term.
             kernel = tf.convert_to_tensor(block.condition_projection.kernel)
             gate_bias = gate_bias + tf.matmul(condition_vector, kernel)
-        weights = {"first": first, "gate": (gate_kernel, gate_bias), "skip": None}
+        skip = None
         if block.skip_projection is not None:
-            weights["skip"] = _conv(block.skip_projection)
-            if block.shift == "down_right":
-                # The first convolution and the skip projection as one matmul
-                # on the window and the skip input side by side: one kernel
-                # where the pixel loop ran two and an add.
-                (kernel, bias), (skip_kernel, skip_bias) = first, weights["skip"]
-                weights["first_and_skip"] = (
-                    tf.concat([kernel, skip_kernel], axis=0),
-                    bias + skip_bias,
-                )
-        return weights
+            skip = _conv(block.skip_projection)
+        return {"first": first, "gate": (gate_kernel, gate_bias), "skip": skip}
 
     # --- The down-shifted stream, a row at a time --------------------------------
 
@@ -477,12 +468,12 @@ class _CachedNetwork:
         weights = weights[name]
         # Each value's concat_elu is computed once, where it is written.
         window = self._window(state, writes, f"{name}/first", col, _celu(x))
-        if skip is None:
-            kernel, bias = weights["first"]
-        else:
-            window = tf.concat([window, _celu(skip)], axis=-1)
-            kernel, bias = weights["first_and_skip"]
-        hidden = _celu(tf.matmul(window, kernel) + bias)
+        kernel, bias = weights["first"]
+        hidden = tf.matmul(window, kernel) + bias
+        if skip is not None:
+            kernel, bias = weights["skip"]
+            hidden = hidden + (tf.matmul(_celu(skip), kernel) + bias)
+        hidden = _celu(hidden)
         window = self._window(state, writes, f"{name}/gate", col, hidden)
         kernel, bias = weights["gate"]
         gates = tf.matmul(window, kernel) + bias
