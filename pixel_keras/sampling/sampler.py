@@ -27,6 +27,7 @@ model also has `channel_logits(outputs)`. `build_cached_loop` may take
 neither gets a plain loop that handles any `known`.
 """
 
+import contextlib
 import inspect
 import os
 import threading
@@ -306,7 +307,6 @@ def draw(
     """
     noise = noise_per_image(model, seeds)
     loop = _loop(model, check_method(method), jit_compile, teacher_forced_rows)
-    if jit_compile and tf.executing_eagerly():
-        with _XLA_LOOP_LOCK:
-            return loop(images, known, condition, *noise, temperature)
-    return loop(images, known, condition, *noise, temperature)
+    one_at_a_time = jit_compile and tf.executing_eagerly()
+    with _XLA_LOOP_LOCK if one_at_a_time else contextlib.nullcontext():
+        return loop(images, known, condition, *noise, temperature)

@@ -541,11 +541,11 @@ class _CachedNetwork:
         coarse = None
         if level + 1 < self.levels:
             last = activations[-1]
-            name = f"buffer/{stride_layer('down', level + 1, 'ul')}"
+            coarser = stride_layer("down", level + 1, "ul")
             if own_writes is None:
-                state[name] = self._write(state[name], col, last)
+                state[f"buffer/{coarser}"] = self._write(state[f"buffer/{coarser}"], col, last)
             else:
-                writes[stride_layer("down", level + 1, "ul")] = last
+                writes[coarser] = last
             coarser_names = self._written_buffers(level + 1)
             sizes = [self._buffer_channels(name) for name in coarser_names]
             up_name = stride_layer("up", level, "ul")
