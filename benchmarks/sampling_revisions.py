@@ -1,0 +1,226 @@
+"""Benchmark: sampling / scoring of this checkout against an earlier revision.
+
+For the PixelRNN paper's models (and PixelCNN++ 32x32x3), at each batch
+size, it times cached `model.sample(batch, seed=...)` and `model.log_prob`
+(in a `tf.function`), each the best of `--repeats` calls after one that
+traces, in this checkout and in a git revision (checked out into a
+temporary worktree). Each side runs in its own process, one after the
+other, with its own `pixel_keras` first on `sys.path`. It prints both
+sides and the ratios: how much faster sampling got, and how much nearer
+scoring speed (sampling / scoring, new over old). Timings drift between
+processes on a shared machine; the sampling / scoring ratio, measured
+within each process, drifts less.
+
+Only `sample(num, seed=...)` and `log_prob(images)` are called, on models
+built from explicit constructor arguments, so any revision that has those
+runs.
+
+Usage (from the repository root):
+
+    python benchmarks/sampling_revisions.py --revision aacf54d
+    python benchmarks/sampling_revisions.py --revision aacf54d \
+        --configs row_lstm-32x32x3 --batch_sizes 16
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_CHILD_TAG = "SAMPLING_REVISIONS_JSON "
+
+_BINARIZED_MNIST = {
+    "image_shape": (28, 28, 1),
+    "num_levels": 2,
+    "num_filters": 16,
+    "num_layers": 7,
+    "output_filters": 32,
+}
+_RNN_32 = {
+    "image_shape": (32, 32, 3),
+    "num_levels": 256,
+    "num_filters": 32,
+    "num_layers": 7,
+    "output_filters": 64,
+}
+# name -> (model kind, constructor arguments); as in `sampling.py`.
+CONFIGS = {
+    **{
+        f"{kind}-28x28x1": (kind, _BINARIZED_MNIST)
+        for kind in ("pixel_cnn", "row_lstm", "diagonal_bilstm")
+    },
+    **{f"{kind}-32x32x3": (kind, _RNN_32) for kind in ("pixel_cnn", "row_lstm", "diagonal_bilstm")},
+    "32x32x3": (
+        "pixel_cnn_pp",
+        {
+            "image_shape": (32, 32, 3),
+            "num_levels": 256,
+            "num_filters": 32,
+            "num_resnet": 1,
+            "num_hierarchies": 3,
+            "num_logistic_mix": 5,
+            "dropout": 0.0,
+        },
+    ),
+}
+DEFAULT_CONFIGS = [name for name in CONFIGS if name != "32x32x3"]
+
+
+def _build(name):
+    import keras
+
+    from pixel_keras.models import PixelCNN
+    from pixel_keras.models import PixelCNNPlusPlus
+    from pixel_keras.models import PixelRNN
+
+    kind, arguments = CONFIGS[name]
+    keras.utils.set_random_seed(0)
+    if kind == "pixel_cnn_pp":
+        return PixelCNNPlusPlus(**arguments)
+    if kind == "pixel_cnn":
+        return PixelCNN(**arguments)
+    return PixelRNN(kind=kind, **arguments)
+
+
+def _best(function, repeats):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def child_main(args):
+    """Times one side; prints one JSON line per (configuration, batch)."""
+    import numpy as np
+    import tensorflow as tf
+
+    import pixel_keras
+
+    # The revision's package, not an installed one.
+    if not os.path.abspath(pixel_keras.__file__).startswith(os.path.abspath(args.root)):
+        raise SystemExit(
+            f"Expected pixel_keras from {args.root}. Received: {pixel_keras.__file__}"
+        )
+    for name in args.configs:
+        model = _build(name)
+        height, width, channels = CONFIGS[name][1]["image_shape"]
+        levels = CONFIGS[name][1]["num_levels"]
+        for batch in args.batch_sizes:
+            images = np.random.default_rng(0).integers(0, levels, (batch, height, width, channels))
+            images = tf.constant(images.astype("float32"))
+            log_prob = tf.function(model.log_prob)
+            log_prob(images).numpy()
+            model.sample(batch, seed=0).numpy()
+            seeds = iter(range(1, 1 + args.repeats))
+            sample_s = _best(lambda: model.sample(batch, seed=next(seeds)).numpy(), args.repeats)
+            log_prob_s = _best(lambda: log_prob(images).numpy(), args.repeats)
+            row = {"config": name, "batch": batch, "sample_s": sample_s, "log_prob_s": log_prob_s}
+            print(_CHILD_TAG + json.dumps(row), flush=True)
+
+
+def _run_side(root, args):
+    command = [sys.executable, os.path.abspath(__file__), "--_child", root]
+    command += ["--configs", ",".join(args.configs)]
+    command += ["--batch_sizes", ",".join(str(b) for b in args.batch_sizes)]
+    command += ["--repeats", str(args.repeats)]
+    environment = dict(os.environ)
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [root] + [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
+    print(f"Timing {root} ...", file=sys.stderr, flush=True)
+    output = subprocess.run(
+        command, env=environment, stdout=subprocess.PIPE, check=True, text=True
+    ).stdout
+    lines = [line for line in output.splitlines() if line.startswith(_CHILD_TAG)]
+    rows = [json.loads(line[len(_CHILD_TAG) :]) for line in lines]
+    return {(row["config"], row["batch"]): row for row in rows}
+
+
+def print_table(old, new, revision):
+    print(
+        f"| model | batch | {revision} sample img/s | now sample img/s "
+        f"| sampling speed-up | {revision} sampling / scoring "
+        f"| now sampling / scoring | sampling / scoring, now / {revision} |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for key, after in new.items():
+        before = old[key]
+        name, batch = key
+        ratio_before = before["log_prob_s"] / before["sample_s"]
+        ratio_after = after["log_prob_s"] / after["sample_s"]
+        speed_up = before["sample_s"] / after["sample_s"]
+        print(
+            f"| {name} | {batch} | {batch / before['sample_s']:.3g} "
+            f"| {batch / after['sample_s']:.3g} | {speed_up:.2f}x | {ratio_before:.3f} "
+            f"| {ratio_after:.3f} | {ratio_after / ratio_before:.1f}x |"
+        )
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--revision", help="the git revision to compare against")
+    parser.add_argument(
+        "--configs", default=",".join(DEFAULT_CONFIGS), help=f"some of {sorted(CONFIGS)}"
+    )
+    parser.add_argument("--batch_sizes", default="1,16", help="comma-separated")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls; the best counts")
+    parser.add_argument("--_child", metavar="ROOT", dest="root", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.configs = [c for c in args.configs.split(",") if c]
+    for name in args.configs:
+        if name not in CONFIGS:
+            parser.error(f"Unknown configuration {name!r}; expected one of {sorted(CONFIGS)}")
+    try:
+        args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
+    except ValueError:
+        parser.error(f"--batch_sizes must be comma-separated ints. Received: {args.batch_sizes!r}")
+    if not args.batch_sizes or min(args.batch_sizes) < 1:
+        parser.error(f"--batch_sizes must be positive. Received: {args.batch_sizes}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be >= 1. Received: {args.repeats}")
+    if args.root is None and not args.revision:
+        parser.error("--revision is required (a commit, tag or branch of this repository)")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.root is not None:
+        child_main(args)
+        return
+    import machine
+
+    print(machine.machine_summary())
+    with tempfile.TemporaryDirectory() as directory:
+        worktree = os.path.join(directory, "revision")
+        subprocess.run(
+            ["git", "-C", _REPOSITORY, "worktree", "add", "--detach", "-q", worktree]
+            + [args.revision],
+            check=True,
+        )
+        try:
+            old = _run_side(worktree, args)
+        finally:
+            subprocess.run(["git", "-C", _REPOSITORY, "worktree", "remove", "--force", worktree])
+    new = _run_side(_REPOSITORY, args)
+    print(
+        f"\n`python benchmarks/sampling_revisions.py --revision {args.revision}`, "
+        "each side in its own process, best of "
+        f"{args.repeats}:\n"
+    )
+    print_table(old, new, args.revision)
+
+
+if __name__ == "__main__":
+    main()
