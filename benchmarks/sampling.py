@@ -85,13 +85,9 @@ CONFIGS = {
 }
 
 
-def _build(name):
-    """The model of a configuration, and its constructor arguments."""
-    import keras
-
-    from pixel_keras.models import PixelCNN
-    from pixel_keras.models import PixelCNNPlusPlus
-    from pixel_keras.models import PixelRNN
+def model_arguments(name):
+    """`(kind, constructor arguments)` of a configuration, presets resolved
+    (dropout off: sampling never uses it, and TFP's model is built so)."""
     from pixel_keras.models import presets
 
     kind, arguments = CONFIGS[name]
@@ -99,13 +95,32 @@ def _build(name):
     if isinstance(arguments, str):
         arguments = presets.preset_config(family, arguments)
     arguments = dict(arguments)
-    keras.utils.set_random_seed(0)
     if kind == "pixel_cnn_pp":
         arguments["dropout"] = 0.0
-        return PixelCNNPlusPlus(**arguments), arguments
+    return kind, arguments
+
+
+def build_model(kind, arguments):
+    """A model of `kind` (`"pixel_cnn_pp"`, `"pixel_cnn"` or a PixelRNN kind)
+    from explicit constructor arguments, after seeding Keras with 0."""
+    import keras
+
+    from pixel_keras.models import PixelCNN
+    from pixel_keras.models import PixelCNNPlusPlus
+    from pixel_keras.models import PixelRNN
+
+    keras.utils.set_random_seed(0)
+    if kind == "pixel_cnn_pp":
+        return PixelCNNPlusPlus(**arguments)
     if kind == "pixel_cnn":
-        return PixelCNN(**arguments), arguments
-    return PixelRNN(kind=kind, **arguments), arguments
+        return PixelCNN(**arguments)
+    return PixelRNN(kind=kind, **arguments)
+
+
+def _build(name):
+    """The model of a configuration, and its constructor arguments."""
+    kind, arguments = model_arguments(name)
+    return build_model(kind, arguments), arguments
 
 
 # --- Memory ------------------------------------------------------------------------

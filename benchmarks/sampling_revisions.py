@@ -1,15 +1,15 @@
 """Benchmark: sampling / scoring of this checkout against an earlier revision.
 
-For the PixelRNN paper's models (and PixelCNN++ 32x32x3), at each batch
-size, it times cached `model.sample(batch, seed=...)` and `model.log_prob`
-(in a `tf.function`), each the best of `--repeats` calls after one that
-traces, in this checkout and in a git revision (checked out into a
-temporary worktree). Each side runs in its own process, one after the
-other, with its own `pixel_keras` first on `sys.path`. It prints both
-sides and the ratios: how much faster sampling got, and how much nearer
-scoring speed (sampling / scoring, new over old). Timings drift between
-processes on a shared machine; the sampling / scoring ratio, measured
-within each process, drifts less.
+For the PixelRNN paper's models (by default; any configuration of
+`sampling.py` with `--configs`), at each batch size, it times cached
+`model.sample(batch, seed=...)` and `model.log_prob` (in a `tf.function`),
+each the best of `--repeats` calls after one that traces, in this checkout
+and in a git revision (checked out into a temporary worktree). Each side
+runs in its own process, one after the other, with its own `pixel_keras`
+first on `sys.path`. It prints both sides and the ratios: how much faster
+sampling got, and how much nearer scoring speed (sampling / scoring, new
+over old). Timings drift between processes on a shared machine; the
+sampling / scoring ratio, measured within each process, drifts less.
 
 Only `sample(num, seed=...)` and `log_prob(images)` are called, on models
 built from explicit constructor arguments, so any revision that has those
@@ -32,60 +32,17 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import sampling  # noqa: E402  (benchmarks/sampling.py: its configurations)
+
 _REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _CHILD_TAG = "SAMPLING_REVISIONS_JSON "
 
-_BINARIZED_MNIST = {
-    "image_shape": (28, 28, 1),
-    "num_levels": 2,
-    "num_filters": 16,
-    "num_layers": 7,
-    "output_filters": 32,
-}
-_RNN_32 = {
-    "image_shape": (32, 32, 3),
-    "num_levels": 256,
-    "num_filters": 32,
-    "num_layers": 7,
-    "output_filters": 64,
-}
-# name -> (model kind, constructor arguments); as in `sampling.py`.
-CONFIGS = {
-    **{
-        f"{kind}-28x28x1": (kind, _BINARIZED_MNIST)
-        for kind in ("pixel_cnn", "row_lstm", "diagonal_bilstm")
-    },
-    **{f"{kind}-32x32x3": (kind, _RNN_32) for kind in ("pixel_cnn", "row_lstm", "diagonal_bilstm")},
-    "32x32x3": (
-        "pixel_cnn_pp",
-        {
-            "image_shape": (32, 32, 3),
-            "num_levels": 256,
-            "num_filters": 32,
-            "num_resnet": 1,
-            "num_hierarchies": 3,
-            "num_logistic_mix": 5,
-            "dropout": 0.0,
-        },
-    ),
-}
-DEFAULT_CONFIGS = [name for name in CONFIGS if name != "32x32x3"]
-
-
-def _build(name):
-    import keras
-
-    from pixel_keras.models import PixelCNN
-    from pixel_keras.models import PixelCNNPlusPlus
-    from pixel_keras.models import PixelRNN
-
-    kind, arguments = CONFIGS[name]
-    keras.utils.set_random_seed(0)
-    if kind == "pixel_cnn_pp":
-        return PixelCNNPlusPlus(**arguments)
-    if kind == "pixel_cnn":
-        return PixelCNN(**arguments)
-    return PixelRNN(kind=kind, **arguments)
+# The configurations of `sampling.py`; the PixelRNN paper's models by default.
+DEFAULT_CONFIGS = [
+    f"{kind}-{size}"
+    for size in ("28x28x1", "32x32x3")
+    for kind in ("pixel_cnn", "row_lstm", "diagonal_bilstm")
+]
 
 
 def _best(function, repeats):
@@ -109,10 +66,11 @@ def child_main(args):
         raise SystemExit(
             f"Expected pixel_keras from {args.root}. Received: {pixel_keras.__file__}"
         )
-    for name in args.configs:
-        model = _build(name)
-        height, width, channels = CONFIGS[name][1]["image_shape"]
-        levels = CONFIGS[name][1]["num_levels"]
+    for name, (kind, arguments) in json.loads(args.specs).items():
+        arguments["image_shape"] = tuple(arguments["image_shape"])
+        model = sampling.build_model(kind, arguments)
+        height, width, channels = arguments["image_shape"]
+        levels = arguments["num_levels"]
         for batch in args.batch_sizes:
             images = np.random.default_rng(0).integers(0, levels, (batch, height, width, channels))
             images = tf.constant(images.astype("float32"))
@@ -126,9 +84,9 @@ def child_main(args):
             print(_CHILD_TAG + json.dumps(row), flush=True)
 
 
-def _run_side(root, args):
+def _run_side(root, specs, args):
     command = [sys.executable, os.path.abspath(__file__), "--_child", root]
-    command += ["--configs", ",".join(args.configs)]
+    command += ["--_specs", json.dumps(specs)]
     command += ["--batch_sizes", ",".join(str(b) for b in args.batch_sizes)]
     command += ["--repeats", str(args.repeats)]
     environment = dict(os.environ)
@@ -171,16 +129,21 @@ def parse_args(argv=None):
     )
     parser.add_argument("--revision", help="the git revision to compare against")
     parser.add_argument(
-        "--configs", default=",".join(DEFAULT_CONFIGS), help=f"some of {sorted(CONFIGS)}"
+        "--configs",
+        default=",".join(DEFAULT_CONFIGS),
+        help=f"some of {sorted(sampling.CONFIGS)}",
     )
     parser.add_argument("--batch_sizes", default="1,16", help="comma-separated")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls; the best counts")
     parser.add_argument("--_child", metavar="ROOT", dest="root", help=argparse.SUPPRESS)
+    parser.add_argument("--_specs", dest="specs", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.configs = [c for c in args.configs.split(",") if c]
     for name in args.configs:
-        if name not in CONFIGS:
-            parser.error(f"Unknown configuration {name!r}; expected one of {sorted(CONFIGS)}")
+        if name not in sampling.CONFIGS:
+            parser.error(
+                f"Unknown configuration {name!r}; expected one of {sorted(sampling.CONFIGS)}"
+            )
     try:
         args.batch_sizes = [int(b) for b in args.batch_sizes.split(",") if b]
     except ValueError:
@@ -202,6 +165,9 @@ def main(argv=None):
     import machine
 
     print(machine.machine_summary())
+    # Resolved here, with this checkout's presets: each side builds the
+    # models from explicit constructor arguments.
+    specs = {name: sampling.model_arguments(name) for name in args.configs}
     with tempfile.TemporaryDirectory() as directory:
         worktree = os.path.join(directory, "revision")
         subprocess.run(
@@ -210,10 +176,10 @@ def main(argv=None):
             check=True,
         )
         try:
-            old = _run_side(worktree, args)
+            old = _run_side(worktree, specs, args)
         finally:
             subprocess.run(["git", "-C", _REPOSITORY, "worktree", "remove", "--force", worktree])
-    new = _run_side(_REPOSITORY, args)
+    new = _run_side(_REPOSITORY, specs, args)
     print(
         f"\n`python benchmarks/sampling_revisions.py --revision {args.revision}`, "
         "each side in its own process, best of "
