@@ -17,6 +17,22 @@ _SMALL_HALF_WIDTH = 1e-4
 _MIN_LOG_SCALE = {tf.float16: -10.0, tf.bfloat16: -80.0, tf.float32: -80.0, tf.float64: -700.0}
 
 
+def _select(condition, x, y):
+    """`tf.where(condition, x, y)` for `x` and `y` of one shape, `condition`
+    broadcasting to it.
+
+    `tf.where` is TensorFlow's `SelectV2`, whose CPU kernel indexes every
+    element through its broadcasting path even when the shapes are equal:
+    0.59 ms against 0.067 ms for `Select` on a 16x32x32x5x3 tensor (2-core
+    AMD EPYC), and a `SelectV2` also makes the gradient's two selects
+    `SelectV2`s. `Select` wants the condition at the full shape; its
+    gradient's selects are `Select`s too.
+    """
+    if condition.shape != x.shape or not x.shape.is_fully_defined():
+        condition = tf.broadcast_to(condition, tf.shape(x))
+    return tf.raw_ops.Select(condition=condition, x=x, y=y)
+
+
 def _log_one_minus_exp_neg_twice(d, log_d):
     """`log(1 - exp(-2 d))` for `d > 0`, accurate from `d` near 0 to large `d`.
 
@@ -25,13 +41,16 @@ def _log_one_minus_exp_neg_twice(d, log_d):
     """
     small = d < _SMALL_HALF_WIDTH
     # Clamp the argument of the branch that is not selected so neither branch
-    # produces inf or NaN, whose gradients `tf.where` would still propagate.
-    d_large = tf.maximum(d, _SMALL_HALF_WIDTH)
-    d_small = tf.minimum(d, _SMALL_HALF_WIDTH)
+    # produces inf or NaN, whose gradients the select would still propagate.
+    # (Selects rather than `tf.maximum` / `tf.minimum`, whose gradients are
+    # `SelectV2`s: see `_select`.)
+    threshold = tf.fill(tf.shape(d), tf.constant(_SMALL_HALF_WIDTH, d.dtype))
+    d_large = _select(small, threshold, d)
+    d_small = _select(small, d, threshold)
     large = tf.math.log(-tf.math.expm1(-2.0 * d_large))
     # log((1 - exp(-2d)) / (2d)) = -d + d^2 / 6 + O(d^3)
     series = math.log(2.0) + log_d - d_small + tf.square(d_small) / 6.0
-    return tf.where(small, series, large)
+    return _select(small, series, large)
 
 
 def _num_coefficients(num_channels):
@@ -331,7 +350,12 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
             `[..., K, C]` log probabilities.
         """
         levels = self._num_levels
-        log_scales = tf.maximum(log_scales, _MIN_LOG_SCALE[log_scales.dtype])
+        floor = _MIN_LOG_SCALE[log_scales.dtype]
+        log_scales = _select(
+            log_scales >= floor,
+            log_scales,
+            tf.fill(tf.shape(log_scales), tf.constant(floor, log_scales.dtype)),
+        )
         inv_scale = tf.exp(-log_scales)
         # Bin edges from exact integer numerators, so neighbouring bins share
         # bit-identical edges however narrow the component is.
@@ -347,9 +371,11 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         # in the tails, for narrow and for very wide components alike.
         half_width = inv_scale / (levels - 1.0)
         log_half_width = -math.log(levels - 1.0) - log_scales
+        # min(a, 0) and max(b, 0) as ReLUs: the same values, and one
+        # `ReluGrad` each in the gradient instead of `SelectV2`s.
         interior = (
-            tf.minimum(upper, 0.0)
-            - tf.maximum(lower, 0.0)
+            -tf.nn.relu(-upper)
+            - tf.nn.relu(lower)
             + _log_one_minus_exp_neg_twice(half_width, log_half_width)
             - tf.math.softplus(-tf.abs(upper))
             - tf.math.softplus(-tf.abs(lower))
@@ -358,10 +384,10 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         highest = -tf.math.softplus(lower)  # log(1 - sigmoid(lower))
         # Every branch is finite, so selecting by value cannot leak NaN
         # gradients from the unselected branches.
-        return tf.where(
+        return _select(
             values <= 0.0,
             lowest,
-            tf.where(values >= levels - 1.0, highest, interior),
+            _select(values >= levels - 1.0, highest, interior),
         )
 
     def _log_prob(self, values):
