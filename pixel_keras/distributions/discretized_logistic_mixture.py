@@ -363,25 +363,17 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         upper_edge = (2.0 * values - levels + 2.0) / (levels - 1.0)
         upper = (upper_edge - means) * inv_scale
         lower = (lower_edge - means) * inv_scale
-        # With d = (upper - lower) / 2 = scale-free half-width,
-        #   sigmoid(a) - sigmoid(b)
-        #     = exp(min(a, 0) - max(b, 0)) (1 - exp(-2d))
-        #       / ((1 + exp(-|a|)) (1 + exp(-|b|))),
+        # log sigmoid(a) = min(a, 0) - log(1 + exp(-|a|)), and
+        #   sigmoid(a) - sigmoid(b) = sigmoid(a) sigmoid(-b) (1 - exp(-(a - b))),
         # a product of factors that are each computed without cancellation,
-        # in the tails, for narrow and for very wide components alike.
+        # in the tails, for narrow and for very wide components alike, with
+        # d = (a - b) / 2 the scale-free half-width. The min and max are
+        # ReLUs: the same values, and one `ReluGrad` each in the gradient.
         half_width = inv_scale / (levels - 1.0)
         log_half_width = -math.log(levels - 1.0) - log_scales
-        # min(a, 0) and max(b, 0) as ReLUs: the same values, and one
-        # `ReluGrad` each in the gradient instead of `SelectV2`s.
-        interior = (
-            -tf.nn.relu(-upper)
-            - tf.nn.relu(lower)
-            + _log_one_minus_exp_neg_twice(half_width, log_half_width)
-            - tf.math.softplus(-tf.abs(upper))
-            - tf.math.softplus(-tf.abs(lower))
-        )
-        lowest = -tf.math.softplus(-upper)  # log(sigmoid(upper))
-        highest = -tf.math.softplus(lower)  # log(1 - sigmoid(lower))
+        lowest = -tf.nn.relu(-upper) - tf.math.softplus(-tf.abs(upper))  # log(sigmoid(upper))
+        highest = -tf.nn.relu(lower) - tf.math.softplus(-tf.abs(lower))  # log(1 - sigmoid(lower))
+        interior = lowest + highest + _log_one_minus_exp_neg_twice(half_width, log_half_width)
         # Every branch is finite, so selecting by value cannot leak NaN
         # gradients from the unselected branches.
         return _select(
