@@ -27,7 +27,7 @@ def skew(x):
     # shorter moves row r right by r.
     x = ops.pad(x, [[0, 0], [0, 0], [0, height], [0, 0]])
     x = ops.reshape(x, (-1, height * (width + height), channels))
-    x = x[:, : height * (width + height - 1)]
+    x = ops.slice(x, [0, 0, 0], [-1, height * (width + height - 1), -1])
     return ops.reshape(x, (-1, height, width + height - 1, channels))
 
 
@@ -41,7 +41,7 @@ def unskew(x):
     x = ops.reshape(x, (-1, height * skewed_width, channels))
     x = ops.pad(x, [[0, 0], [0, height], [0, 0]])
     x = ops.reshape(x, (-1, height, width + height, channels))
-    return x[:, :, :width]
+    return ops.slice(x, [0, 0, 0, 0], [-1, -1, width, -1])
 
 
 def _diagonal_scan(skewed_gates, state_kernel):
@@ -61,6 +61,7 @@ def _diagonal_scan(skewed_gates, state_kernel):
         `(B, H, S, u)` skewed hidden states.
     """
     units = state_kernel.shape[-1] // 4
+    height = ops.shape(skewed_gates)[1]
     # Columns first, so that the scan steps over them.
     columns = ops.transpose(skewed_gates, (2, 0, 1, 3))
     zeros = ops.zeros_like(columns[0, ..., :units])
@@ -69,7 +70,11 @@ def _diagonal_scan(skewed_gates, state_kernel):
         hidden, cell = states
         # The 2 x 1 column convolution over rows r - 1 and r of the previous
         # column (a zero row above the top).
-        above = ops.pad(hidden, [[0, 0], [1, 0], [0, 0]])[:, :-1]
+        # (`slice`, whose gradient is one pad, where a strided slice's
+        # fills a zero tensor of the whole input at every column.)
+        above = ops.slice(
+            ops.pad(hidden, [[0, 0], [1, 0], [0, 0]]), [0, 0, 0], [-1, height, -1]
+        )
         taps = ops.concatenate([above, hidden], axis=-1)
         # A 2-D matmul: one GEMM instead of a batch of small ones.
         recurrent = ops.matmul(ops.reshape(taps, (-1, 2 * units)), state_kernel)
@@ -228,5 +233,9 @@ class DiagonalBiLSTM(ImageLSTM):
         )
         # Row r of the backward direction saw row r to the right of each
         # pixel; moved down a row, it only brings in rows above.
-        backward = ops.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]])[:, :-1]
+        backward = ops.slice(
+            ops.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]]),
+            [0, 0, 0, 0],
+            [-1, ops.shape(backward)[1], -1, -1],
+        )
         return forward + backward

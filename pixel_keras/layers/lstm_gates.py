@@ -21,8 +21,12 @@ def lstm_update(gates, cell):
     """
     units = ops.shape(gates)[-1] // 4
     # One sigmoid over the three sigmoid gates: fewer, larger ops per step.
-    i, f, o = ops.split(ops.sigmoid(gates[..., : 3 * units]), 3, axis=-1)
-    cell = f * cell + i * ops.tanh(gates[..., 3 * units :])
+    # Cut by a split, not by slices: a strided slice's gradient is a zero
+    # tensor of the whole input with the slice written in, and a split's
+    # gradient is one concatenation.
+    sigmoid_gates, cell_gate = ops.split(gates, [3 * units], axis=-1)
+    i, f, o = ops.split(ops.sigmoid(sigmoid_gates), 3, axis=-1)
+    cell = f * cell + i * ops.tanh(cell_gate)
     return o * ops.tanh(cell), cell
 
 

@@ -95,7 +95,12 @@ class RowLSTM(ImageLSTM):
         half = self.kernel_size // 2
         padded = ops.pad(hidden, [[0, 0], [half, half], [0, 0]])
         width = ops.shape(hidden)[1]
-        taps = [padded[:, tap : tap + width] for tap in range(self.kernel_size)]
+        # `slice`, whose gradient is one pad, not a strided slice, whose
+        # gradient fills a zero tensor of the whole input at every row.
+        taps = [
+            ops.slice(padded, [0, tap, 0], [-1, width, -1])
+            for tap in range(self.kernel_size)
+        ]
         taps = ops.concatenate(taps, axis=-1)
         # A 2-D matmul: one GEMM instead of a batch of small ones.
         recurrent = ops.matmul(
