@@ -1,4 +1,5 @@
-"""The image LSTMs' gradient graphs: no strided-slice gradients in the scans.
+"""The image LSTMs' gradient graphs: no strided-slice gradients in the scans;
+the two forms of their LSTM update agree to float rounding.
 
 The gradient of a strided slice (`StridedSliceGrad`) fills a zero tensor of
 the whole input and writes the slice into it; inside a scan it runs at every
@@ -9,10 +10,12 @@ the steps 1.4x and 1.7x as fast (`benchmarks/pixel_rnn.py`, 2-core AMD
 EPYC). This is structural, so it is checked on the graph, on any machine.
 """
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from pixel_keras import layers
+from pixel_keras.layers.lstm_gates import lstm_update
 
 
 def _op_types(graph_def):
@@ -49,3 +52,17 @@ def test_gradient_has_no_strided_slice_gradients(layer):
     assert "MatMul" in op_types
     # ... and has no strided-slice gradient.
     assert "StridedSliceGrad" not in op_types, sorted(op_types)
+
+
+@pytest.mark.parametrize("shape", [(3, 8), (2, 5, 7, 12)])
+def test_lstm_update_is_the_same_with_one_sigmoid_or_one_per_gate(shape):
+    # The cached samplers take one sigmoid for three gates, the layers one
+    # per gate. The arithmetic is the same; TensorFlow's sigmoid computes the
+    # elements past the last full vector register of a tensor by another
+    # path, which may round them an ulp apart, so the two agree to an ulp.
+    gates = tf.random.stateless_normal(shape, [1, 2]) * 4.0
+    cell = tf.random.stateless_normal(shape[:-1] + (shape[-1] // 4,), [1, 3])
+    per_gate = lstm_update(gates, cell)
+    once = lstm_update(gates, cell, sigmoid_once=True)
+    for a, b in zip(per_gate, once):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6, atol=1e-7)

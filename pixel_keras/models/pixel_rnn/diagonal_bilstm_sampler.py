@@ -138,7 +138,7 @@ class _DiagonalBiLSTMNetwork:
         def step(states, column_gates):
             hidden, cell = states
             column_gates = column_gates + tf.matmul(hidden, self.backward_beside_kernel)
-            return lstm_update(column_gates, cell)
+            return lstm_update(column_gates, cell, sigmoid_once=True)
 
         zeros = tf.zeros([self.num_layers, self.batch, units])
         backward, _ = tf.scan(step, gates, initializer=(zeros, zeros), reverse=True)
@@ -163,7 +163,7 @@ class _DiagonalBiLSTMNetwork:
                 features = features + self.condition_biases[i]
             inputs.append(features)
             gates = gates_beside[i] + tf.matmul(features, self.forward_input_kernels[i])
-            hidden, cell = lstm_update(gates, cells_left[i])
+            hidden, cell = lstm_update(gates, cells_left[i], sigmoid_once=True)
             states.append(tf.concat([hidden, cell], -1))
             # The layer's output: forward here, backward from the row above.
             output = hidden + backward[i]

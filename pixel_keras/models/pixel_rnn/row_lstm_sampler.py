@@ -96,7 +96,7 @@ class _RowLSTMNetwork:
                 features = features + self.condition_biases[i]
             inputs.append(features)
             gates = gates_above[i] + tf.matmul(features, self.centre_kernels[i])
-            hidden, cell = lstm_update(gates, cells_above[i])
+            hidden, cell = lstm_update(gates, cells_above[i], sigmoid_once=True)
             states.append(tf.concat([hidden, cell], -1))
             kernel, bias = self.residual[i]
             features = features + tf.nn.bias_add(tf.matmul(hidden, kernel), bias)
@@ -116,7 +116,7 @@ class _RowLSTMNetwork:
             left = subpixel.left_taps(features, self.half)
             gates = gates_above[:, i] + tf.tensordot(left, self.left_kernel[i], 1)
             gates = gates + tf.tensordot(features, self.centre_kernels[i], 1)
-            hidden, cell = lstm_update(gates, cells_above[:, i])
+            hidden, cell = lstm_update(gates, cells_above[:, i], sigmoid_once=True)
             states.append(tf.concat([hidden, cell], -1))
             kernel, bias = self.residual[i]
             features = features + tf.nn.bias_add(tf.tensordot(hidden, kernel, 1), bias)
