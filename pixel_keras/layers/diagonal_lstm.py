@@ -44,6 +44,17 @@ def unskew(x):
     return ops.slice(x, [0, 0, 0, 0], [-1, -1, width, -1])
 
 
+def _shift_down(x):
+    """Moves a `(B, H, ...)` map down one row along axis 1, a zero row on top.
+
+    A pad and a `slice`, whose gradient is one pad; a strided slice's would
+    fill a zero tensor of the whole input (at every column, in a scan).
+    """
+    rank = len(x.shape)
+    padded = ops.pad(x, [[0, 0], [1, 0]] + [[0, 0]] * (rank - 2))
+    return ops.slice(padded, [0] * rank, [-1, ops.shape(x)[1]] + [-1] * (rank - 2))
+
+
 def _diagonal_scan(skewed_gates, state_kernel):
     """Runs a Diagonal LSTM over the columns of a skewed map of gates.
 
@@ -61,7 +72,6 @@ def _diagonal_scan(skewed_gates, state_kernel):
         `(B, H, S, u)` skewed hidden states.
     """
     units = state_kernel.shape[-1] // 4
-    height = ops.shape(skewed_gates)[1]
     # Columns first, so that the scan steps over them.
     columns = ops.transpose(skewed_gates, (2, 0, 1, 3))
     zeros = ops.zeros_like(columns[0, ..., :units])
@@ -70,11 +80,7 @@ def _diagonal_scan(skewed_gates, state_kernel):
         hidden, cell = states
         # The 2 x 1 column convolution over rows r - 1 and r of the previous
         # column (a zero row above the top).
-        # (`slice`, whose gradient is one pad, where a strided slice's
-        # fills a zero tensor of the whole input at every column.)
-        above = ops.slice(
-            ops.pad(hidden, [[0, 0], [1, 0], [0, 0]]), [0, 0, 0], [-1, height, -1]
-        )
+        above = _shift_down(hidden)
         taps = ops.concatenate([above, hidden], axis=-1)
         # A 2-D matmul: one GEMM instead of a batch of small ones.
         recurrent = ops.matmul(ops.reshape(taps, (-1, 2 * units)), state_kernel)
@@ -233,9 +239,5 @@ class DiagonalBiLSTM(ImageLSTM):
         )
         # Row r of the backward direction saw row r to the right of each
         # pixel; moved down a row, it only brings in rows above.
-        backward = ops.slice(
-            ops.pad(backward, [[0, 0], [1, 0], [0, 0], [0, 0]]),
-            [0, 0, 0, 0],
-            [-1, ops.shape(backward)[1], -1, -1],
-        )
+        backward = _shift_down(backward)
         return forward + backward
