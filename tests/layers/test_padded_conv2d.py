@@ -22,6 +22,11 @@ def _value_and_gradients(inputs, kernel, padding, backward, weights):
     return [t.numpy() for t in (outputs, *tape.gradient(loss, [inputs, kernel]))]
 
 
+# Every backward pass but TensorFlow's own, the reference.
+OTHER_PASSES = [
+    name for name in padded_conv2d_module.BACKWARD_PASSES if name != "tensorflow"
+]
+
 SHAPES = [
     ((2, 3), ((1, 0), (1, 1))),  # down-shifted
     ((2, 2), ((1, 0), (1, 0))),  # down-right-shifted
@@ -34,7 +39,7 @@ SHAPES = [
 CASES = [
     (kernel_size, padding, backward)
     for kernel_size, padding in SHAPES
-    for backward in ("forward", "same", "matmul")
+    for backward in OTHER_PASSES
     if backward not in padded_conv2d_module.SIZE_KEEPING_PASSES
     or padded_conv2d_module._keeps_size(kernel_size, padding)
 ]
@@ -67,7 +72,7 @@ def test_gradients_equal_tensorflow_autodiff(kernel_size, padding, backward):
     np.testing.assert_allclose(ours[1], tape.gradient(loss, x).numpy(), rtol=1e-10)
 
 
-@pytest.mark.parametrize("backward", ["forward", "same", "matmul", None])
+@pytest.mark.parametrize("backward", [*OTHER_PASSES, None])
 def test_unknown_batch_and_size_in_a_traced_function(backward):
     kernel = tf.constant(np.random.default_rng(1).normal(size=(2, 3, 2, 3)), tf.float32)
 
@@ -90,7 +95,7 @@ def test_unknown_batch_and_size_in_a_traced_function(backward):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("backward", ["forward", "same", "matmul"])
+@pytest.mark.parametrize("backward", OTHER_PASSES)
 def test_second_order_gradients_equal_tensorflow_autodiff(backward):
     # A gradient penalty differentiates the input gradient again.
     rng = np.random.default_rng(2)
@@ -139,7 +144,13 @@ def fresh_choices(monkeypatch):
     monkeypatch.setattr(padded_conv2d_module, "_CHOICES", {})
     monkeypatch.setattr(padded_conv2d_module, "_TIMINGS", {})
     calls = []
-    timings = {"tensorflow": 3.0, "forward": 2.0, "same": 1.0, "matmul": 1.5}
+    timings = {
+        "tensorflow": 3.0,
+        "forward": 2.0,
+        "same": 1.0,
+        "matmul": 1.5,
+        "forward_same": 1.2,
+    }
 
     def measure(input_shape, kernel_shape, padding, dtype, candidates):
         calls.append((input_shape, kernel_shape, padding, dtype, tuple(candidates)))
@@ -166,7 +177,8 @@ def test_the_fastest_measured_backward_pass_is_chosen_once_per_shape(fresh_choic
     grows = ((None, 28, 28, 64), (2, 3, 64, 32), ((1, 1), (1, 1)))
     assert choose(*grows, tf.float32) == "forward"
     # It does not keep the size.
-    assert "same" not in calls[-1][-1] and "matmul" in calls[-1][-1]
+    assert "same" not in calls[-1][-1] and "forward_same" not in calls[-1][-1]
+    assert "matmul" in calls[-1][-1]
     assert len(calls[0][-1]) == len(padded_conv2d_module.BACKWARD_PASSES)
     assert len(calls) == 3
     (shape, kernel, padding, dtype, seconds, choice), *_ = (
@@ -193,10 +205,11 @@ def test_an_environment_variable_pins_the_backward_pass(fresh_choices, monkeypat
     monkeypatch.setenv("PIXEL_KERAS_CONV", "matmul")
     assert choose(*BIG, tf.float32) == "matmul"
     assert choose(*grows, tf.float32) == "matmul"
-    monkeypatch.setenv("PIXEL_KERAS_CONV", "same")
-    assert choose(*BIG, tf.float32) == "same"
-    # Where "same" does not apply, the device's default.
-    assert choose(*grows, tf.float32) == padded_conv2d_module.default_backward()
+    for size_keeping in padded_conv2d_module.SIZE_KEEPING_PASSES:
+        monkeypatch.setenv("PIXEL_KERAS_CONV", size_keeping)
+        assert choose(*BIG, tf.float32) == size_keeping
+        # Where it does not apply, the device's default.
+        assert choose(*grows, tf.float32) == padded_conv2d_module.default_backward()
     assert not calls
 
 
@@ -273,7 +286,7 @@ def test_model_gradients_equal_with_every_backward_pass(make_model, monkeypatch)
 
     monkeypatch.setenv(padded_conv2d_module.ENVIRONMENT_VARIABLE, "tensorflow")
     reference = gradients()
-    for backward in ("forward", "same", "matmul"):
+    for backward in OTHER_PASSES:
         monkeypatch.setenv(padded_conv2d_module.ENVIRONMENT_VARIABLE, backward)
         ours = gradients()
         assert len(ours) == len(reference) == len(model.trainable_variables)
