@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from pixel_keras.layers.activations import elu
+from pixel_keras.layers.activations import sigmoid
 from pixel_keras.layers.shifted_conv import DownRightShiftedConv2D
 from pixel_keras.layers.shifted_conv import DownShiftedConv2D
 from pixel_keras.layers.weight_norm import WeightNormDense
@@ -14,9 +16,10 @@ def concat_elu(x):
     """ELU of `x` and of `-x`, concatenated on the channel axis.
 
     Keeps the information of both signs (an ELU alone saturates for negative
-    inputs), doubling the channels.
+    inputs), doubling the channels. A 16-bit `x` on a CPU takes its ELU in
+    float32 (`layers.activations.elu`).
     """
-    return ops.elu(ops.concatenate([x, -x], axis=-1))
+    return elu(ops.concatenate([x, -x], axis=-1))
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
@@ -180,7 +183,7 @@ class GatedResNet(keras.layers.Layer):
             projected = self.condition_projection(condition)
             gates = gates + projected[:, None, None, :]
         values, gate_logits = ops.split(gates, 2, axis=-1)
-        return inputs + values * ops.sigmoid(gate_logits)
+        return inputs + values * sigmoid(gate_logits)
 
     def compute_output_shape(self, inputs_shape, skip_shape=None, condition_shape=None):
         return inputs_shape
