@@ -6,8 +6,9 @@ such tensors element by element: on an AMX Xeon (2 cores) a bfloat16 `Elu`
 took three times as long as a float32 one, and these activations were a
 quarter of a PixelCNN++ train step's thread time. Cast to float32, computed,
 and cast back, they are two conversions and one vectorized kernel, and round
-once. On GPUs, whose kernels compute 16-bit floats natively, they stay in
-the tensor's dtype.
+once; in a whole train step the conversions, and their gradients, take
+back much of the gain (BUILD.md, "Decisions"). On GPUs, whose kernels
+compute 16-bit floats natively, they stay in the tensor's dtype.
 """
 
 import keras
