@@ -8,12 +8,17 @@ import one another, and the sampling loops import no model.
 import os
 import shutil
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_import_contracts_are_kept():
-    lint_imports = shutil.which("lint-imports")
+    # The interpreter's own scripts first: `.venv/bin/python -m pytest` runs
+    # without the environment's bin folder on PATH.
+    lint_imports = shutil.which(
+        "lint-imports", path=os.path.dirname(sys.executable)
+    ) or shutil.which("lint-imports")
     assert lint_imports, "import-linter is not installed (pip install -r requirements.txt)"
     run = subprocess.run(
         [lint_imports, "--no-cache"],

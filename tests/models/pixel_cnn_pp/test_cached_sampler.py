@@ -60,6 +60,18 @@ def test_cached_and_naive_samples_are_identical(model):
 
 
 @pytest.mark.parametrize(
+    "model",
+    # The three-level colour model with labels is the costliest naive
+    # completion (about 24 s on 2 cores): with -m slow; its samples are
+    # compared in the default run.
+    [
+        "grey_two_levels",
+        "odd_size_one_level",
+        pytest.param("rgb_three_levels_classes", marks=pytest.mark.slow),
+    ],
+    indirect=True,
+)
+@pytest.mark.parametrize(
     "known_rows",
     # Each case costs seconds (the naive loop): the first unknown row 1 by
     # default (the row pass, then the pixel loop over known and unknown
