@@ -13,25 +13,26 @@ input:
 
 - in `u`, a *slot* with the previous row of the input; the new output row is
   the convolution over the two rows;
-- in `ul`, a *buffer* `(above, current)` with the row above and the
-  row being written, each with a zero column in front (the left padding).
-  A position `(i, j)` writes `current[j]` and reads `above[j - 1 .. j]`
-  and `current[j - 1 .. j]`; at the start of a row `current` becomes
-  `above` (its zero column stays zero). XLA writes `current` in place,
-  without copying it at every pixel, as long as every read of it is
-  ordered after its write or before it by data (`_window`). A spare
-  column at the end takes the writes of a coarser level at the pixels
-  where it is not visited. A gated block's buffers hold its
-  convolutions' inputs, after the concat_elu, which is thus computed once
-  per value.
+- in `ul`, a *buffer* of two rows, each with a zero column in front (the
+  left padding): row `i` of a level is written into slot `i % 2`, and the
+  other slot holds row `i - 1` (`above`). A position `(i, j)` writes
+  `current[j]` and reads `above[j - 1 .. j]` and `current[j - 1 .. j]`, so
+  a new row needs no copy: it overwrites the row before the one above,
+  column by column, and its zero column stays zero. XLA writes `current`
+  in place, without copying the buffer at every pixel, as long as every
+  read of it is ordered after its write or before it by data
+  (`_window`). A spare column at the end takes the writes of a coarser
+  level at the pixels where it is not visited. A gated block's buffers
+  hold its convolutions' inputs, after the concat_elu, which is thus
+  computed once per value.
 
 Level `l` of the U-Net (height and width divided by `2 ** l`) has a row at
 every `2 ** l`-th image row and a position at every `2 ** l`-th column of
 it: position `(i, j)` of level `l` becomes computable exactly when image pixel
 `(2**l i, 2**l j)` is drawn, and is computed then. The strided convolutions
 read the finer level's slots and buffers; the transposed convolutions read
-the coarser level's newest row (`u`) or its `current` buffer at `j // 2`
-(`ul`), which holds the value computed at or before this pixel.
+the coarser level's newest row (`u`) or its buffer of the newest row at
+`j // 2` (`ul`), which holds the value computed at or before this pixel.
 
 A pixel thus costs one position of every `ul` layer and a `1 / width` share
 of a row of every `u` layer, where the naive loop recomputes the whole
@@ -73,6 +74,16 @@ def _at(x, axis, start, size=None):
     sizes[axis] = 1 if size is None else size
     sliced = tf.slice(x, tf.stack(begin), tf.stack(sizes))
     return tf.squeeze(sliced, axis) if size is None else sliced
+
+
+def _cells(buffer, slot, col, size=None):
+    """`buffer[:, slot, col : col + size]` (without `size`: the one column
+    `col`, the axis dropped) of a `ul` buffer, for a traced slot and column:
+    one static-size slice, as `_at` takes one."""
+    sizes = [tf.shape(buffer)[i] if d is None else d for i, d in enumerate(buffer.shape)]
+    sizes[1:3] = [1, 1 if size is None else size]
+    cells = tf.slice(buffer, tf.stack([0, slot, col, 0]), tf.stack(sizes))
+    return cells[:, 0, 0] if size is None else cells[:, 0]
 
 
 def _put(x, starts, value, xla):
@@ -192,8 +203,10 @@ class _CachedNetwork:
     The state of the loops is a flat dict:
 
     - `"slot/<conv>"`: the previous row of a `u` convolution's input;
-    - `"buffer/<conv>"`: the `(above, current)` rows of a `ul`
-      convolution's input (`current` only, for the transposed ones);
+    - `"buffer/<conv>"`: `(batch, 2, width + 2, channels)`, the two rows
+      of a `ul` convolution's input that its next position reads, in slots
+      by row parity (`_slot`); one slot, the newest row, for the
+      transposed ones;
     - `"row/<block>"`: the current row of a `u` block's output, which the
       matching `ul` block reads as its skip input;
     - `"row/final_<level>"`: the newest row of a level's up pass in `u`;
@@ -212,6 +225,8 @@ class _CachedNetwork:
         self.num_resnet = model.num_resnet
         self.filters = model.num_filters
         self.scale = 2.0 / (model.num_levels - 1)
+        # The transposed convolutions' buffers keep only their newest row.
+        self.newest_only = {stride_layer("up", level, "ul") for level in range(self.levels - 1)}
         for level in range(self.levels):
             for name in self._blocks(level):
                 kernel_size = model.get_layer(name).kernel_size
@@ -233,6 +248,11 @@ class _CachedNetwork:
                 for i in range(self._num_up_blocks(level))
             ]
         )
+
+    def _slot(self, name, row):
+        """The slot of buffer `name` that row `row` of its level is written
+        into; the other slot holds row `row - 1`."""
+        return 0 if name in self.newest_only else row % 2
 
     def _buffers(self, level):
         """The `ul` buffers whose input lives at `level`, by consumer."""
@@ -333,11 +353,6 @@ class _CachedNetwork:
         """Computes row `row` of `level` in `u`, then the coarser levels' rows
         that this image row reaches, then this level's up pass."""
         state = dict(state)
-        for name in self._buffers(level):
-            _, current = state[f"buffer/{name}"]
-            # Column 0 of `current` is never written: it stays the zero left
-            # of the row's first position.
-            state[f"buffer/{name}"] = (current, current)
         if level == 0:
             # The stem reads image rows row - 2 and row - 1 (xpad has two rows
             # of padding on top); its down_shift makes row 0 zero.
@@ -397,9 +412,9 @@ class _CachedNetwork:
 
     # --- The down-right-shifted stream, a position at a time ---------------------
 
-    def _window(self, state, writes, name, col, value):
-        """Puts `value` at column `col` of buffer `name`'s row and returns the
-        2 x 2 window ending there (`_read_window`).
+    def _window(self, state, writes, name, row, col, value):
+        """Puts `value` at position `(row, col)` of buffer `name` and returns
+        the 2 x 2 window ending there (`_read_window`).
 
         With `writes` None (level 0), the value is written into `state` at
         once and the window read from the written row: a read of `current`
@@ -409,37 +424,38 @@ class _CachedNetwork:
         the conditional, which orders it after this read.
         """
         key = f"buffer/{name}"
+        slot = self._slot(name, row)
         if writes is None:
-            state[key] = self._write(state[key], col, value)
-            return self._read_window(state[key], col)
+            state[key] = self._write(state[key], slot, col, value)
+            return self._read_window(state[key], slot, col)
         writes[name] = value
-        return self._read_window(state[key], col, value)
+        return self._read_window(state[key], slot, col, value)
 
     @staticmethod
-    def _read_window(buffer, col, value=None):
-        """The 2 x 2 window ending at column `col` of a buffer's row:
-        `(batch, 4 * channels)`, the taps in raster order. The value at `col`
-        is `value`, or (None) read from the row, where it is written."""
-        above, current = buffer
-        channels = current.shape[-1]
+    def _read_window(buffer, slot, col, value=None):
+        """The 2 x 2 window ending at column `col` of the row in slot `slot`
+        of a buffer: `(batch, 4 * channels)`, the taps in raster order. The
+        value at `col` is `value`, or (None) read from the row, where it is
+        written."""
+        channels = buffer.shape[-1]
+        above = _cells(buffer, 1 - slot, col, 2)
         if value is None:
-            rows = tf.concat([_at(above, 1, col, 2), _at(current, 1, col, 2)], axis=1)
+            rows = tf.concat([above, _cells(buffer, slot, col, 2)], axis=1)
             return tf.reshape(rows, [-1, 4 * channels])
-        top = tf.reshape(_at(above, 1, col, 2), [-1, 2 * channels])
-        return tf.concat([top, _at(current, 1, col), value], axis=-1)
+        top = tf.reshape(above, [-1, 2 * channels])
+        return tf.concat([top, _cells(buffer, slot, col), value], axis=-1)
 
-    def _write(self, buffer, col, value, visited=None):
-        """Writes `value` at column `col` of the row being written (where
+    def _write(self, buffer, slot, col, value, visited=None):
+        """Writes `value` at column `col` of the row in slot `slot` (where
         `visited`, a boolean scalar, if given)."""
-        above, current = buffer
         # Buffers keep a zero column in front: column `col` is at `col + 1`.
         index = col + 1
         if visited is not None:
             # Unvisited, the value goes to the spare column at the end, which
             # nothing reads: writing the old value back instead would read
             # the buffer where it is written, which XLA cannot do in place.
-            index = tf.where(visited, index, current.shape[1] - 1)
-        return above, _put(current, [index], value, self.xla)
+            index = tf.where(visited, index, buffer.shape[2] - 1)
+        return _put(buffer, [slot, index], value, self.xla)
 
     def _buffer_channels(self, name):
         """A buffer's channels: a block's convolutions read concat_elu of
@@ -462,19 +478,19 @@ class _CachedNetwork:
             names += self._written_buffers(level + 1)
         return names
 
-    def _pixel_block(self, state, writes, name, weights, x, col, skip):
+    def _pixel_block(self, state, writes, name, weights, x, row, col, skip):
         """A gated block of `ul` at one position; writes its buffers as
         `_window` says."""
         weights = weights[name]
         # Each value's concat_elu is computed once, where it is written.
-        window = self._window(state, writes, f"{name}/first", col, _celu(x))
+        window = self._window(state, writes, f"{name}/first", row, col, _celu(x))
         kernel, bias = weights["first"]
         hidden = tf.matmul(window, kernel) + bias
         if skip is not None:
             kernel, bias = weights["skip"]
             hidden = hidden + (tf.matmul(_celu(skip), kernel) + bias)
         hidden = _celu(hidden)
-        window = self._window(state, writes, f"{name}/gate", col, hidden)
+        window = self._window(state, writes, f"{name}/gate", row, col, hidden)
         kernel, bias = weights["gate"]
         gates = tf.matmul(window, kernel) + bias
         values, gate_logits = tf.split(gates, 2, axis=-1)
@@ -520,8 +536,12 @@ class _CachedNetwork:
             # (2 row, 2 col): level 0 has written its value into the buffer.
             name = stride_layer("down", level, "ul")
             kernel, bias = weights[name]
+            # The finer level's row 2 row, just written.
             window = self._read_window(
-                state[f"buffer/{name}"], 2 * col, None if level == 1 else finer_last
+                state[f"buffer/{name}"],
+                self._slot(name, 2 * row),
+                2 * col,
+                None if level == 1 else finer_last,
             )
             x = tf.matmul(window, kernel) + bias
         activations = [x]
@@ -533,6 +553,7 @@ class _CachedNetwork:
                 block_layer("down", level, "ul", i),
                 weights,
                 x,
+                row,
                 col,
                 _at(state[f"row/{name}"], 1, col),
             )
@@ -543,7 +564,8 @@ class _CachedNetwork:
             last = activations[-1]
             coarser = stride_layer("down", level + 1, "ul")
             if own_writes is None:
-                state[f"buffer/{coarser}"] = self._write(state[f"buffer/{coarser}"], col, last)
+                key = f"buffer/{coarser}"
+                state[key] = self._write(state[key], self._slot(coarser, row), col, last)
             else:
                 writes[coarser] = last
             coarser_names = self._written_buffers(level + 1)
@@ -561,10 +583,10 @@ class _CachedNetwork:
                 # from an earlier pixel, read here, where XLA orders the
                 # read before the buffer's write; zeros for the others, of
                 # the values' shapes (a static batch stays static).
-                _, current = state[f"buffer/{up_name}"]
+                newest = state[f"buffer/{up_name}"]
                 zeros = tf.zeros_like(last[:, :1])
                 values = [
-                    _at(current, 1, col // 2 + 1) if name == up_name else tf.tile(zeros, [1, size])
+                    _cells(newest, 0, col // 2 + 1) if name == up_name else tf.tile(zeros, [1, size])
                     for name, size in zip(coarser_names, sizes)
                 ]
                 return tf.concat(values, axis=-1)
@@ -584,7 +606,7 @@ class _CachedNetwork:
             above = _at(state[f"row/{block_layer('up', level, 'u', i)}"], 1, col)
             skip = tf.concat([above, activations.pop()], axis=-1)
             x = self._pixel_block(
-                state, own_writes, block_layer("up", level, "ul", i), weights, x, col, skip
+                state, own_writes, block_layer("up", level, "ul", i), weights, x, row, col, skip
             )
         if level > 0:
             writes[stride_layer("up", level - 1, "ul")] = x
@@ -606,7 +628,8 @@ class _CachedNetwork:
             visited = self._visited(row, col, level)
             for name in self._level_writes(level):
                 key = f"buffer/{name}"
-                state[key] = self._write(state[key], col // 2**level, writes[name], visited)
+                slot = self._slot(name, row // 2**level)
+                state[key] = self._write(state[key], slot, col // 2**level, writes[name], visited)
         return state
 
     # --- Known rows: the down-right-shifted stream a whole row at a time -----------
@@ -626,27 +649,30 @@ class _CachedNetwork:
         left = tf.pad(values, [[0, 0], [1, 0], [0, 0]])[:, :width]
         return tf.concat([above[:, :width], above[:, 1 : width + 1], left, values], -1)
 
-    @staticmethod
-    def _write_row(buffer, values):
-        above, _ = buffer
-        return above, tf.pad(values, [[0, 0], [1, 1], [0, 0]])
+    def _write_row(self, state, name, row, values):
+        """Writes `values`, `(batch, width, channels)`, as row `row` of
+        buffer `name` (in `state`); returns the row above it, with its zero
+        and spare columns, as `_row_windows` takes it (None for a buffer of
+        the newest row only)."""
+        key = f"buffer/{name}"
+        slot = self._slot(name, row)
+        above = None if name in self.newest_only else _at(state[key], 1, 1 - slot)
+        row_values = tf.pad(values, [[0, 0], [1, 1], [0, 0]])
+        state[key] = _put(state[key], [slot], row_values, self.xla)
+        return above
 
-    def _known_row_block(self, state, name, weights, x, skip):
+    def _known_row_block(self, state, name, weights, x, row, skip):
         """`_pixel_block` at every column of a known row at once."""
         weights = weights[name]
         x_celu = _celu(x)
-        above, _ = state[f"buffer/{name}/first"]
-        state[f"buffer/{name}/first"] = self._write_row(
-            state[f"buffer/{name}/first"], x_celu
-        )
+        above = self._write_row(state, f"{name}/first", row, x_celu)
         kernel, bias = weights["first"]
         hidden = tf.tensordot(self._row_windows(above, x_celu), kernel, 1) + bias
         if skip is not None:
             kernel, bias = weights["skip"]
             hidden = hidden + (tf.tensordot(_celu(skip), kernel, 1) + bias)
         hidden = _celu(hidden)
-        above, _ = state[f"buffer/{name}/gate"]
-        state[f"buffer/{name}/gate"] = self._write_row(state[f"buffer/{name}/gate"], hidden)
+        above = self._write_row(state, f"{name}/gate", row, hidden)
         kernel, bias = weights["gate"]
         # One gate bias per image: (batch, 1, 2 filters) against the row.
         gates = tf.tensordot(self._row_windows(above, hidden), kernel, 1)
@@ -676,7 +702,8 @@ class _CachedNetwork:
         else:
             name = stride_layer("down", level, "ul")
             kernel, bias = weights[name]
-            above, _ = state[f"buffer/{name}"]
+            # The finer level's row 2 row is `finer_row`; its row above:
+            above = _at(state[f"buffer/{name}"], 1, 1 - self._slot(name, 2 * row))
             windows = self._row_windows(above, finer_row)[:, : 2 * width : 2]
             x = tf.tensordot(windows, kernel, 1) + bias
         activations = [x]
@@ -686,6 +713,7 @@ class _CachedNetwork:
                 block_layer("down", level, "ul", i),
                 weights,
                 x,
+                row,
                 state[f"row/{block_layer('down', level, 'u', i)}"],
             )
             activations.append(x)
@@ -693,7 +721,7 @@ class _CachedNetwork:
         if level + 1 < self.levels:
             coarser = stride_layer("down", level + 1, "ul")
             last = activations[-1]
-            state[f"buffer/{coarser}"] = self._write_row(state[f"buffer/{coarser}"], last)
+            self._write_row(state, coarser, row, last)
             state = tf.cond(
                 tf.equal(row % 2, 0),
                 lambda: self._visit_known_row(state, weights, level + 1, row // 2, last)[0],
@@ -707,7 +735,7 @@ class _CachedNetwork:
             # Taps (row % 2, 0) and (row % 2, 1) of the coarser level's newest
             # row, interleaved: fine column col reads coarse col // 2.
             kernel, bias = weights[stride_layer("up", level, "ul")]
-            _, coarse = state[f"buffer/{stride_layer('up', level, 'ul')}"]
+            coarse = _at(state[f"buffer/{stride_layer('up', level, 'ul')}"], 1, 0)
             taps = _at(kernel, 0, row % 2)
             fine = tf.stack(
                 [tf.tensordot(coarse[:, 1:], taps[column], 1) for column in (0, 1)], 2
@@ -716,10 +744,11 @@ class _CachedNetwork:
         for i in range(self._num_up_blocks(level)):
             above = state[f"row/{block_layer('up', level, 'u', i)}"]
             skip = tf.concat([above, activations.pop()], axis=-1)
-            x = self._known_row_block(state, block_layer("up", level, "ul", i), weights, x, skip)
+            x = self._known_row_block(
+                state, block_layer("up", level, "ul", i), weights, x, row, skip
+            )
         if level > 0:
-            name = f"buffer/{stride_layer('up', level - 1, 'ul')}"
-            state[name] = self._write_row(state[name], x)
+            self._write_row(state, stride_layer("up", level - 1, "ul"), row, x)
         return state, x
 
     # --- The loop ------------------------------------------------------------------
@@ -733,8 +762,6 @@ class _CachedNetwork:
         for level in range(self.levels):
             width = self.width >> level
             row = tf.zeros([batch, width, self.filters])
-            # A zero column in front, a spare one at the end.
-            buffer = tf.zeros([batch, width + 2, self.filters])
             for i in range(self.num_resnet):
                 name = block_layer("down", level, "u", i)
                 state[f"slot/{name}/first"] = row
@@ -750,16 +777,16 @@ class _CachedNetwork:
                 state[f"slot/{stride_layer('down', level, 'u')}"] = tf.zeros(
                     [batch, 2 * width, self.filters]
                 )
+            # Rows with a zero column in front and a spare one at the end.
             for name in self._buffers(level):
                 channels = self._buffer_channels(name)
-                state[f"buffer/{name}"] = (
-                    tf.zeros([batch, width + 2, channels]),
-                    tf.zeros([batch, width + 2, channels]),
-                )
+                state[f"buffer/{name}"] = tf.zeros([batch, 2, width + 2, channels])
             if level > 0:
                 # The coarse values that the finer level's transposed
-                # convolution reads (`current` only).
-                state[f"buffer/{stride_layer('up', level - 1, 'ul')}"] = (buffer, buffer)
+                # convolution reads (its newest row only).
+                state[f"buffer/{stride_layer('up', level - 1, 'ul')}"] = tf.zeros(
+                    [batch, 1, width + 2, self.filters]
+                )
         state["row/stem_above"] = tf.zeros([batch, self.width, self.filters])
         return state
 
