@@ -655,10 +655,19 @@ class _CachedNetwork:
         and spare columns, as `_row_windows` takes it (None for a buffer of
         the newest row only)."""
         key = f"buffer/{name}"
-        slot = self._slot(name, row)
-        above = None if name in self.newest_only else _at(state[key], 1, 1 - slot)
         row_values = tf.pad(values, [[0, 0], [1, 1], [0, 0]])
-        state[key] = _put(state[key], [slot], row_values, self.xla)
+        if name in self.newest_only:
+            state[key] = row_values[:, tf.newaxis]
+            return None
+        above = _at(state[key], 1, 1 - self._slot(name, row))
+        # A new buffer made of the two rows, in their slots: writing the row
+        # in place beside this read of the buffer, which nothing orders,
+        # would make XLA copy the buffer first.
+        state[key] = tf.where(
+            tf.equal(self._slot(name, row), 0),
+            tf.stack([row_values, above], axis=1),
+            tf.stack([above, row_values], axis=1),
+        )
         return above
 
     def _known_row_block(self, state, name, weights, x, row, skip):
