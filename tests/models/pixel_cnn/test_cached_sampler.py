@@ -21,6 +21,16 @@ def test_cached_and_naive_samples_are_identical(model):
     helpers.assert_cached_and_naive_samples_identical(model, cached_sampler)
 
 
+@pytest.mark.parametrize(
+    "model",
+    # The grey model with labels has the costliest naive completion (about
+    # 6 s on 2 cores): with -m slow; its samples are compared by default.
+    [
+        pytest.param(config, marks=[pytest.mark.slow] if config == "grey_classes" else [])
+        for config in sorted(helpers.SUBPIXEL_CONFIGS)
+    ],
+    indirect=True,
+)
 def test_cached_and_naive_completions_are_identical(model):
     helpers.assert_cached_and_naive_completions_identical(model)
 

@@ -28,6 +28,19 @@ def test_cached_and_naive_samples_are_identical(model):
     helpers.assert_cached_and_naive_samples_identical(model, SAMPLERS[model.kind])
 
 
+@pytest.mark.parametrize(
+    "model",
+    # The grey models with labels have the costliest naive completions
+    # (about 8 s each on 2 cores): with -m slow; their samples are compared
+    # in the default run.
+    [
+        pytest.param((kind, config), marks=[pytest.mark.slow] if config == "grey_classes" else [])
+        for kind in SAMPLERS
+        for config in helpers.SUBPIXEL_CONFIGS
+    ],
+    ids=lambda param: "-".join(param),
+    indirect=True,
+)
 def test_cached_and_naive_completions_are_identical(model):
     helpers.assert_cached_and_naive_completions_identical(model)
 
