@@ -277,6 +277,29 @@ class AutoregressiveImageModel(keras.Model):
 
     # --- Training -------------------------------------------------------------
 
+    def compile(self, *args, **kwargs):
+        """`keras.Model.compile`, which also creates the optimizer's variables.
+
+        Without a `tf.distribute` strategy, Keras creates them inside the
+        first traced train step. Variables created during a trace make
+        `tf.function` trace the step a second time, and each one is slow to
+        create there (about 30 ms per variable for Adam's two moments and
+        the EMA), so a small model's first `fit` took twice as long as with
+        the variables made here, eagerly. The model is built when its
+        constructor returns, so its trainable variables are all known; a
+        strategy's scope is entered as `fit` would enter it.
+        """
+        super().compile(*args, **kwargs)
+        if self.optimizer is not None and not self.optimizer.built and self.built:
+            with self.distribute_strategy.scope():
+                self.optimizer.build(self.trainable_variables)
+
+    def compile_from_config(self, config):
+        # Keras skips a `compile` that a subclass overrides when it loads a
+        # `.keras` file; this one only adds the optimizer's variables, which
+        # Keras' own `compile_from_config` builds too.
+        self.compile(**keras.saving.deserialize_keras_object(config))
+
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Negative log-likelihood in bits per dimension (plus layer losses).
 

@@ -18,7 +18,7 @@ def naive_loop(model):
     """The traced per-pixel loop of `model`."""
     height, width, channels = model.image_shape
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def loop(images, known, condition, component_noise, channel_noise, temperature):
         num_pixels = height * width
         start = first_unknown_pixel(known)
@@ -55,7 +55,7 @@ def naive_subpixel_loop(model):
     """The traced per-sub-pixel loop of `model`."""
     height, width, channels = model.image_shape
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def loop(images, known, condition, noise, temperature):
         num_pixels = height * width
         start = first_unknown_pixel(known)

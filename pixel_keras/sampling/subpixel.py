@@ -280,7 +280,7 @@ def build_loop(
         )
         return tf.where(known, given, value), logits
 
-    @tf.function(reduce_retracing=True, jit_compile=jit_compile)
+    @tf.function(reduce_retracing=True, jit_compile=jit_compile, autograph=False)
     def loop(images, known, condition, noise, temperature):
         # The static batch where known: zeros made inside the loops from a
         # dynamic one lose it, and a batch of 1 broadcast with an unknown

@@ -159,7 +159,7 @@ def build_loop(model, jit_compile=False, teacher_forced_rows=True):
     """
     network = _CachedNetwork(model, xla=bool(jit_compile))
 
-    @tf.function(reduce_retracing=True, jit_compile=jit_compile)
+    @tf.function(reduce_retracing=True, jit_compile=jit_compile, autograph=False)
     def loop(images, known, condition, component_noise, channel_noise, temperature):
         return network.sample(
             images,
