@@ -18,6 +18,7 @@ def naive_loop(model):
     """The traced per-pixel loop of `model`."""
     height, width, channels = model.image_shape
 
+    # Explicit control flow (`tf.while_loop`): no autograph to trace.
     @tf.function(reduce_retracing=True, autograph=False)
     def loop(images, known, condition, component_noise, channel_noise, temperature):
         num_pixels = height * width

@@ -280,6 +280,8 @@ def build_loop(
         )
         return tf.where(known, given, value), logits
 
+    # Its control flow is explicit (`tf.while_loop`, `tf.cond`): autograph
+    # would only wrap every call, and doubled the loop's tracing time.
     @tf.function(reduce_retracing=True, jit_compile=jit_compile, autograph=False)
     def loop(images, known, condition, noise, temperature):
         # The static batch where known: zeros made inside the loops from a

@@ -205,7 +205,7 @@ def evaluate(model, examples, batch_size=256):
     pixel_nats = np.zeros([height, width], np.float64)
     count = 0
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def per_pixel_log_prob(inputs):
         images = inputs["images"] if conditional else inputs
         images = check_pixel_values(images, model.num_levels, "images")

@@ -114,7 +114,7 @@ def _train_step(model, strategy):
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
-    @tf.function
+    @tf.function(autograph=False)
     def train_step(batch):
         losses = strategy.run(replica_step, args=(batch,))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)

@@ -159,6 +159,8 @@ def build_loop(model, jit_compile=False, teacher_forced_rows=True):
     """
     network = _CachedNetwork(model, xla=bool(jit_compile))
 
+    # Its control flow is explicit (`tf.while_loop`, `tf.cond`): autograph
+    # would only wrap every call, and doubled the loop's tracing time.
     @tf.function(reduce_retracing=True, jit_compile=jit_compile, autograph=False)
     def loop(images, known, condition, component_noise, channel_noise, temperature):
         return network.sample(
