@@ -88,8 +88,7 @@ def compiled_models():
     models = {}
     for name, (model_class, overrides) in CONFIGS.items():
         model = model_class.from_preset("tiny", **overrides)
-        model.compile(optimizer=make_optimizer(1e-3))
-        model.optimizer.build(model.trainable_variables)
+        model.compile(optimizer=make_optimizer(1e-3))  # builds the optimizer
         models[name] = model
     return models
 
