@@ -661,12 +661,13 @@ class _CachedNetwork:
         if name in self.newest_only:
             state[key] = row_values[:, tf.newaxis]
             return None
-        above = _at(state[key], 1, 1 - self._slot(name, row))
+        slot = self._slot(name, row)
+        above = _at(state[key], 1, 1 - slot)
         # A new buffer made of the two rows, in their slots: writing the row
         # in place beside this read of the buffer, which nothing orders,
         # would make XLA copy the buffer first.
         state[key] = tf.where(
-            tf.equal(self._slot(name, row), 0),
+            tf.equal(slot, 0),
             tf.stack([row_values, above], axis=1),
             tf.stack([above, row_values], axis=1),
         )
