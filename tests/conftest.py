@@ -23,23 +23,16 @@ SEED = 1234
 def pytest_configure(config):
     import tensorflow as tf
 
-    # TensorFlow's global seed, once per process (see `_seed_everything`).
+    # TensorFlow's global seed, once per process (see
+    # `helpers.set_random_seed`).
     tf.random.set_seed(SEED)
 
 
 @pytest.fixture(autouse=True)
 def _seed_everything():
-    """`keras.utils.set_random_seed` before every test (Python, NumPy and
-    Keras' seed generator), except TensorFlow's global seed, set once per
-    process: `tf.random.set_seed` also empties TensorFlow's eager kernel
-    cache, and every test then instantiated and optimized again each
-    function that a shared fixture had traced or loaded (an export's
-    sampling signature: 3-5 s each)."""
-    from unittest import mock
+    """Python, NumPy and Keras seeded before every test; TensorFlow's global
+    seed once per process (`helpers.set_random_seed` says why)."""
+    from tests import helpers
 
-    import keras
-    import tensorflow as tf
-
-    with mock.patch.object(tf.random, "set_seed", lambda seed: None):
-        keras.utils.set_random_seed(SEED)
+    helpers.set_random_seed(SEED)
     yield

@@ -26,9 +26,7 @@ SEEDS = np.array([[1, 2], [3, 4], [5, 6]], np.int32)
 @pytest.fixture(scope="module")
 def model():
     """A class-conditional PixelCNN (3 classes), small enough to sample."""
-    import keras
-
-    keras.utils.set_random_seed(5)
+    helpers.set_random_seed(5)
     return helpers.tiny_pixel_cnn(image_shape=(3, 3, 1), num_levels=5, num_classes=3)
 
 
@@ -117,13 +115,11 @@ def test_model_inputs_named_labels(model):
 
 
 def test_fit_on_batches_named_labels():
-    import keras
-
     images = np.random.default_rng(1).integers(0, 17, (8, 8, 8, 1)).astype("float32")
     labels = np.arange(8) % 3
     losses = {}
     for key in ("condition", "labels"):
-        keras.utils.set_random_seed(3)
+        helpers.set_random_seed(3)
         model = helpers.tiny_pixel_cnn(num_classes=3)
         model.compile(optimizer="sgd")
         with warnings.catch_warnings(record=True) as caught:
@@ -144,9 +140,7 @@ def test_initialize_weight_norm_labels():
     images, labels = helpers.digits(limit=16, labels=True)
     scales = {}
     for name in ("condition", "labels"):
-        import keras
-
-        keras.utils.set_random_seed(4)
+        helpers.set_random_seed(4)
         model = helpers.tiny_pixel_cnn_pp(weight_norm=True, num_hierarchies=1, num_classes=10)
         if name == "labels":
             with _deprecated("labels"):

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import textwrap
 
-import keras
 import pytest
 import tensorflow as tf
 
@@ -84,7 +83,7 @@ CONFIGS = {
 @pytest.fixture(scope="module")
 def compiled_models():
     """name -> the model of `CONFIGS`, compiled, with its optimizer built."""
-    keras.utils.set_random_seed(3)
+    helpers.set_random_seed(3)
     models = {}
     for name, (model_class, overrides) in CONFIGS.items():
         model = model_class.from_preset("tiny", **overrides)
@@ -227,7 +226,7 @@ _SAMPLE_AT_THE_CRASHING_SHAPES = textwrap.dedent(
     import keras
     from pixel_keras.models import PixelCNN, PixelRNN
 
-    keras.utils.set_random_seed(0)
+    helpers.set_random_seed(0)
     # The width-8 rows of one 6-unit layer in a batch of 4: the cached
     # sampler's row matmul was (8, 1, 4, 18) x (1, 18, 6).
     rnn = dict(num_layers=1, num_filters=6, output_filters=8, image_shape=(8, 8, 1))

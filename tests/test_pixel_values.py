@@ -70,13 +70,13 @@ def _assert_message(message, pattern):
 
 @pytest.fixture(scope="module")
 def model():
-    keras.utils.set_random_seed(5)
+    helpers.set_random_seed(5)
     return helpers.tiny_pixel_cnn_pp()
 
 
 @pytest.fixture(scope="module")
 def categorical_model():
-    keras.utils.set_random_seed(6)
+    helpers.set_random_seed(6)
     return PixelCNN.from_preset("tiny", num_layers=1, num_filters=4, output_filters=8)
 
 
@@ -210,7 +210,7 @@ def test_under_xla_a_bad_batch_gives_a_nan_loss_that_stops_fit_before_any_nan_we
     # XLA has no Assert: the compiled step makes the loss NaN instead, with
     # a zero gradient, and TerminateOnNaN(raise_error=True) (which
     # `training.train` adds) ends the run.
-    keras.utils.set_random_seed(7)
+    helpers.set_random_seed(7)
     model = helpers.tiny_pixel_cnn_pp(image_shape=(4, 4, 1))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
     good = np.random.default_rng(0).integers(0, TOP + 1, (8, 4, 4, 1)).astype(np.float32)
@@ -286,7 +286,7 @@ def _files(folder):
 # Keras reports the failed epoch's data as cut short; that is the point.
 @pytest.mark.filterwarnings("ignore:Your input ran out of data")
 def test_a_bad_batch_mid_run_stops_it_and_keeps_the_checkpoint_and_backup(tmp_path):
-    keras.utils.set_random_seed(7)
+    helpers.set_random_seed(7)
     model = helpers.tiny_pixel_cnn_pp()
     model.compile(optimizer=training.make_optimizer())
     workdir = str(tmp_path)
@@ -305,7 +305,7 @@ def test_a_bad_batch_mid_run_stops_it_and_keeps_the_checkpoint_and_backup(tmp_pa
     # The checkpoint loads; the backup continues the run with good data.
     restored = training.load_checkpoint(path)
     assert np.isfinite(restored.log_prob(np.zeros(SHAPE, np.uint8))).all()
-    keras.utils.set_random_seed(7)
+    helpers.set_random_seed(7)
     fresh = helpers.tiny_pixel_cnn_pp()
     fresh.compile(optimizer=training.make_optimizer())
     history = training.train(

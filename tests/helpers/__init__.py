@@ -17,6 +17,7 @@ The helpers live in modules by subject, all re-exported here:
     serving                  export_model_of, base_inputs, signature_inputs, ...
     weights                  optimizer_averages, trainable_values, ...
     graph_audit              broadcasting_matmuls
+    seeding                  set_random_seed
 """
 
 from tests.helpers.processes import ROOT
@@ -98,3 +99,4 @@ from tests.helpers.weights import assert_all_equal
 from tests.helpers.weights import any_differ
 from tests.helpers.graph_audit import BATCH_MATMULS
 from tests.helpers.graph_audit import broadcasting_matmuls
+from tests.helpers.seeding import set_random_seed

@@ -1,6 +1,5 @@
 """The cached-sampler checks the PixelCNN and PixelRNN folders share."""
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -9,6 +8,7 @@ from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelRNN
 
 from tests.helpers.models import perturb_weights
+from tests.helpers.seeding import set_random_seed
 
 # (image_shape, num_levels, num_filters, num_classes): colour and grey,
 # categorical and Bernoulli, with and without labels; heights and widths
@@ -25,7 +25,7 @@ def subpixel_model(kind, **arguments):
     """A PixelCNN (`kind="pixel_cnn"`) or PixelRNN of 2 layers, its weights
     moved off their initial values (zero biases, forget gates at 1) so that
     every weight changes the logits noticeably."""
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     arguments = dict(num_layers=2, output_filters=6, **arguments)
     if kind == "pixel_cnn":
         model = PixelCNN(**arguments)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 import types
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -19,13 +18,14 @@ from pixel_keras.models import PixelRNN
 
 from tests.helpers.models import tiny_pixel_cnn_pp
 from tests.helpers.processes import subprocess_env
+from tests.helpers.seeding import set_random_seed
 
 EXPORT_FAMILIES = ("pixel_cnn_pp", "diagonal_bilstm", "pixel_cnn")
 
 
 def export_model_of(family):
     """The small model of `family` that the export tests export."""
-    keras.utils.set_random_seed(11)
+    set_random_seed(11)
     if family == "pixel_cnn_pp":
         return tiny_pixel_cnn_pp(image_shape=(4, 4, 1))
     if family == "diagonal_bilstm":

@@ -1,7 +1,6 @@
 """`padded_conv2d`: every backward pass gives TensorFlow's gradients, and
 the measured choice between them."""
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -9,6 +8,7 @@ import tensorflow as tf
 from pixel_keras import layers
 from pixel_keras.layers import padded_conv2d as padded_conv2d_module
 from pixel_keras.layers.padded_conv2d import padded_conv2d
+from tests import helpers
 
 
 def _value_and_gradients(inputs, kernel, padding, backward, weights):
@@ -274,7 +274,7 @@ def _pixel_cnn():
 
 @pytest.mark.parametrize("make_model", [_pixel_cnn_pp, _pixel_cnn])
 def test_model_gradients_equal_with_every_backward_pass(make_model, monkeypatch):
-    keras.utils.set_random_seed(0)
+    helpers.set_random_seed(0)
     model = make_model()
     images = np.random.default_rng(0).integers(0, 256, size=(4, 8, 8, 3))
     labels = np.array([0, 1, 2, 1])

@@ -35,7 +35,7 @@ CACHED_BOUND = {"mixed_bfloat16": 0.03, "mixed_float16": 0.008}
 
 
 def _model(family, policy, image_shape=(4, 4, 1), **overrides):
-    keras.utils.set_random_seed(3)
+    helpers.set_random_seed(3)
     if family == "pixel_cnn_pp":
         return helpers.tiny_pixel_cnn_pp(image_shape=image_shape, dtype=policy, **overrides)
     if family == "pixel_cnn":

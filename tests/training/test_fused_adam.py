@@ -13,7 +13,7 @@ from tests import helpers
 
 
 def _train(optimizer, make_model, images, steps=4):
-    keras.utils.set_random_seed(9)
+    helpers.set_random_seed(9)
     model = make_model()
     model.compile(optimizer=optimizer)
     for _ in range(steps):

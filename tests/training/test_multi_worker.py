@@ -110,7 +110,7 @@ def test_fit_multi_worker_matches_fit_and_resumes_from_a_backup(tmp_path, capsys
     strategy = tf.distribute.get_strategy()
 
     def compiled():
-        keras.utils.set_random_seed(0)
+        helpers.set_random_seed(0)
         model = keras.Sequential(
             [keras.Input((4,)), keras.layers.Dense(8, activation="tanh"), keras.layers.Dense(1)]
         )

@@ -4,7 +4,6 @@ the model's exact pmf."""
 
 import itertools
 
-import keras
 import numpy as np
 import pytest
 from scipy import special
@@ -18,7 +17,7 @@ from tests import helpers
 
 @pytest.fixture(scope="module")
 def rgb_model():
-    keras.utils.set_random_seed(7)
+    helpers.set_random_seed(7)
     model = helpers.tiny_pixel_cnn(image_shape=(3, 3, 3), num_levels=5)
     helpers.sharpen(model, np.random.default_rng(7).integers(0, 5, size=(8, 3, 3, 3)))
     return model

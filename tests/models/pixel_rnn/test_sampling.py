@@ -4,7 +4,6 @@ the model's exact pmf."""
 
 import itertools
 
-import keras
 import numpy as np
 import pytest
 
@@ -19,7 +18,7 @@ KINDS = ("row_lstm", "diagonal_bilstm")
 
 @pytest.fixture(scope="module", params=KINDS)
 def rgb_model(request):
-    keras.utils.set_random_seed(7)
+    helpers.set_random_seed(7)
     model = helpers.tiny_pixel_rnn(request.param, image_shape=(3, 3, 3), num_levels=5)
     helpers.sharpen(model, np.random.default_rng(7).integers(0, 5, size=(8, 3, 3, 3)))
     return model
