@@ -16,6 +16,7 @@ from export.signatures import serving_functions
 from export.warmup import WARMUP_FILE
 from export.warmup import example_requests
 from export.warmup import write_warmup_requests
+from pixel_keras import sampling
 from pixel_keras.conditioning import CONDITION
 from pixel_keras.training import ema_weights
 
@@ -100,7 +101,11 @@ def export_model(
                 model, condition_name, xla=xla
             ).items():
                 archive.add_endpoint(name, function, input_signature=signature)
-            archive.write_out(staged, verbose=False)
+            # Keras traces each signature to list its variables, and the
+            # SavedModel writer again in its save context: the sampling
+            # loops inside are traced once for both.
+            with sampling.one_trace_per_loop():
+                archive.write_out(staged, verbose=False)
         if warmup:
             write_warmup_requests(
                 os.path.join(staged, WARMUP_FILE),

@@ -13,6 +13,7 @@ from pixel_keras.sampling.sampler import METHODS
 from pixel_keras.sampling.sampler import check_method
 from pixel_keras.sampling.sampler import complete
 from pixel_keras.sampling.sampler import draw
+from pixel_keras.sampling.sampler import one_trace_per_loop
 from pixel_keras.sampling.sampler import sample
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "complete",
     "draw",
     "noise_per_image",
+    "one_trace_per_loop",
     "per_image_seeds",
     "sample",
 ]

@@ -63,6 +63,49 @@ _LOOPS = weakref.WeakKeyDictionary()
 _XLA_LOOP_LOCK = threading.Lock()
 
 
+# Set inside `one_trace_per_loop()`: the concrete loops traced there, by
+# loop and argument specs.
+_SHARED_TRACES = threading.local()
+
+
+@contextlib.contextmanager
+def one_trace_per_loop():
+    """Inside it, the functions that trace `draw` share one trace of each
+    loop per argument specs.
+
+    `tf.saved_model.save` traces every signature again in its save context
+    (a `tf.function` keys its traces by the context's variable policy,
+    which is None before and `VariablePolicy.NONE` inside), and the sampling
+    loops each signature calls would be traced again with it, a few seconds
+    each. An export (`export.export_model`) writes its SavedModel inside
+    this context, so the signatures' second traces call the loops' first.
+    """
+    _SHARED_TRACES.loops = {}
+    try:
+        yield
+    finally:
+        _SHARED_TRACES.loops = None
+
+
+def _argument_spec(value):
+    if value is None:
+        return None
+    return tuple(value.shape.as_list()), value.dtype.name
+
+
+def _call_loop(loop, arguments):
+    """`loop(*arguments)`, through its shared trace inside
+    `one_trace_per_loop()` when traced."""
+    shared = getattr(_SHARED_TRACES, "loops", None)
+    if shared is None or tf.executing_eagerly():
+        return loop(*arguments)
+    key = (id(loop), tuple(_argument_spec(value) for value in arguments))
+    if key not in shared:
+        # The loop is kept with its trace: its id stays unique while kept.
+        shared[key] = loop, loop.get_concrete_function(*arguments)
+    return shared[key][1](*arguments)
+
+
 def _loop(model, method, jit_compile=False, teacher_forced_rows=True):
     """The traced sampling loop of `model` for `method`, built once.
 
@@ -309,4 +352,4 @@ def draw(
     loop = _loop(model, check_method(method), jit_compile, teacher_forced_rows)
     one_at_a_time = jit_compile and tf.executing_eagerly()
     with _XLA_LOOP_LOCK if one_at_a_time else contextlib.nullcontext():
-        return loop(images, known, condition, *noise, temperature)
+        return _call_loop(loop, (images, known, condition, *noise, temperature))

@@ -124,3 +124,19 @@ def test_export_serves_the_ema_weights_and_keeps_the_model(tmp_path):
         images=tf.constant(images, tf.uint8)
     )["log_prob_nats"].numpy()
     np.testing.assert_allclose(served, ema_log_prob, rtol=1e-5)
+
+
+def test_export_traces_each_sampling_loop_once(tmp_path):
+    """Keras traces every signature to list its variables and the SavedModel
+    writer again in its save context; the sampling loops the signatures
+    call are traced for the first and reused by the second."""
+    from pixel_keras.sampling import sampler
+
+    model = helpers.export_model_of("pixel_cnn")
+    export_model(model, str(tmp_path), "pixel_cnn", warmup=False)
+    tracing_counts = {
+        key: loop.experimental_get_tracing_count() for key, loop in sampler._LOOPS[model].items()
+    }
+    # `sample` and `complete` each build their own loop.
+    assert len(tracing_counts) == 2, tracing_counts
+    assert set(tracing_counts.values()) == {1}, tracing_counts
