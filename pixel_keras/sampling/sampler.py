@@ -80,17 +80,12 @@ def one_trace_per_loop():
     each. An export (`export.export_model`) writes its SavedModel inside
     this context, so the signatures' second traces call the loops' first.
     """
-    _SHARED_TRACES.loops = {}
+    outer = getattr(_SHARED_TRACES, "loops", None)
+    _SHARED_TRACES.loops = {} if outer is None else outer
     try:
         yield
     finally:
-        _SHARED_TRACES.loops = None
-
-
-def _argument_spec(value):
-    if value is None:
-        return None
-    return tuple(value.shape.as_list()), value.dtype.name
+        _SHARED_TRACES.loops = outer
 
 
 def _call_loop(loop, arguments):
@@ -99,7 +94,7 @@ def _call_loop(loop, arguments):
     shared = getattr(_SHARED_TRACES, "loops", None)
     if shared is None or tf.executing_eagerly():
         return loop(*arguments)
-    key = (id(loop), tuple(_argument_spec(value) for value in arguments))
+    key = (id(loop), tuple(None if a is None else tf.type_spec_from_value(a) for a in arguments))
     if key not in shared:
         # The loop is kept with its trace: its id stays unique while kept.
         shared[key] = loop, loop.get_concrete_function(*arguments)
