@@ -226,7 +226,7 @@ _SAMPLE_AT_THE_CRASHING_SHAPES = textwrap.dedent(
     import keras
     from pixel_keras.models import PixelCNN, PixelRNN
 
-    helpers.set_random_seed(0)
+    keras.utils.set_random_seed(0)
     # The width-8 rows of one 6-unit layer in a batch of 4: the cached
     # sampler's row matmul was (8, 1, 4, 18) x (1, 18, 6).
     rnn = dict(num_layers=1, num_filters=6, output_filters=8, image_shape=(8, 8, 1))

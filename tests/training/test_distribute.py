@@ -100,7 +100,7 @@ _MIRRORED_SCRIPT = textwrap.dedent(
     images = images.astype("float32")
 
     def losses(strategy):
-        helpers.set_random_seed(0)
+        keras.utils.set_random_seed(0)
         with strategy.scope():
             model = PixelCNNPlusPlus.from_preset(
                 "tiny", num_filters=8, num_logistic_mix=2, dropout=0.0)
