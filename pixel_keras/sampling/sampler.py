@@ -94,11 +94,10 @@ def _call_loop(loop, arguments):
     shared = getattr(_SHARED_TRACES, "loops", None)
     if shared is None or tf.executing_eagerly():
         return loop(*arguments)
-    key = (id(loop), tuple(None if a is None else tf.type_spec_from_value(a) for a in arguments))
+    key = (loop, tuple(None if a is None else tf.type_spec_from_value(a) for a in arguments))
     if key not in shared:
-        # The loop is kept with its trace: its id stays unique while kept.
-        shared[key] = loop, loop.get_concrete_function(*arguments)
-    return shared[key][1](*arguments)
+        shared[key] = loop.get_concrete_function(*arguments)
+    return shared[key](*arguments)
 
 
 def _loop(model, method, jit_compile=False, teacher_forced_rows=True):
