@@ -43,6 +43,7 @@ def machine_summary():
     isa = [flag for flag in ISA_FLAGS if flag in flags]
     gpus = tf.config.list_physical_devices("GPU")
     onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1") != "0"
+    threads = tf.config.threading
     return (
         f"Machine: {name or platform.processor() or platform.machine()}, "
         f"ISA {' '.join(isa) or 'none of ' + '/'.join(ISA_FLAGS)}, "
@@ -51,7 +52,43 @@ def machine_summary():
         + f"\nPython {platform.python_version()}, TensorFlow {tf.__version__} "
         f"(oneDNN {'on' if onednn else 'off'}), Keras {keras.__version__}, "
         f"TFP {tfp.__version__}"
+        f"\nTensorFlow threads: intra-op {threads.get_intra_op_parallelism_threads()}, "
+        f"inter-op {threads.get_inter_op_parallelism_threads()} (0: TensorFlow's "
+        "default, about one per core)"
     )
+
+
+def add_thread_arguments(parser):
+    """Adds `--intra_op_threads` and `--inter_op_threads` to an argparse
+    parser: TensorFlow's thread pools, as `main.py`'s flags of the same
+    names set them, so that a benchmark measures what a user's setting
+    gives."""
+    for pool in ("intra_op", "inter_op"):
+        parser.add_argument(
+            f"--{pool}_threads",
+            type=int,
+            default=None,
+            help=f"TensorFlow's {pool.replace('_', '-')} thread pool size "
+            "(default: TensorFlow's own)",
+        )
+
+
+def set_threads(parser, args):
+    """Sets TensorFlow's thread pools from `add_thread_arguments`' flags,
+    before anything runs TensorFlow (which fixes them when it starts)."""
+    import tensorflow as tf
+
+    setters = {
+        "intra_op": tf.config.threading.set_intra_op_parallelism_threads,
+        "inter_op": tf.config.threading.set_inter_op_parallelism_threads,
+    }
+    for pool, setter in setters.items():
+        value = getattr(args, f"{pool}_threads")
+        if value is None:
+            continue
+        if value < 1:
+            parser.error(f"--{pool}_threads must be >= 1. Received: {value}")
+        setter(value)
 
 
 def maxrss_mib():

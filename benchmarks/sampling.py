@@ -303,7 +303,9 @@ def parse_args(argv=None):
         default=32,
         help="pixels a naive run is timed over when it is extrapolated",
     )
+    machine.add_thread_arguments(parser)
     args = parser.parse_args(argv)
+    machine.set_threads(parser, args)
     args.configs = [c for c in args.configs.split(",") if c]
     args.tfp_configs = [c for c in args.tfp_configs.split(",") if c]
     for name in args.configs + args.tfp_configs:

@@ -67,9 +67,11 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from machine import add_thread_arguments  # noqa: E402
 from machine import machine_summary  # noqa: E402
 from machine import maxrss_mib  # noqa: E402
 from machine import proc_status_mib  # noqa: E402
+from machine import set_threads  # noqa: E402
 
 DEFAULT_CONFIGS = ("28x28x1-r1-h2-f32-k5", "32x32x3-r1-h3-f32-k5")
 # The two sides of the memory measurement and of every table; `--variants`
@@ -338,6 +340,9 @@ def measure_memory(impl, config, args):
     ]
     if args.tfp_weight_norm:
         cmd.append("--tfp_weight_norm")
+    for pool in ("intra_op", "inter_op"):
+        if getattr(args, f"{pool}_threads") is not None:
+            cmd.append(f"--{pool}_threads={getattr(args, f'{pool}_threads')}")
     proc = subprocess.run(cmd, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith(_CHILD_TAG):
@@ -730,7 +735,9 @@ def parse_args(argv=None):
         "--json", default=None, help="also write the raw results to this file"
     )
     parser.add_argument("--_child", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
+    add_thread_arguments(parser)
     args = parser.parse_args(argv)
+    set_threads(parser, args)
     for name in ("batch_size", "steps", "log_prob_steps", "repeats", "warmup"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
