@@ -74,21 +74,15 @@ def add_thread_arguments(parser):
 
 
 def set_threads(parser, args):
-    """Sets TensorFlow's thread pools from `add_thread_arguments`' flags,
-    before anything runs TensorFlow (which fixes them when it starts)."""
-    import tensorflow as tf
+    """Sets TensorFlow's thread pools from `add_thread_arguments`' flags
+    (`pixel_keras.training.distribute.set_thread_pools`), before anything
+    runs TensorFlow, which fixes them when it starts."""
+    from pixel_keras.training import distribute
 
-    setters = {
-        "intra_op": tf.config.threading.set_intra_op_parallelism_threads,
-        "inter_op": tf.config.threading.set_inter_op_parallelism_threads,
-    }
-    for pool, setter in setters.items():
-        value = getattr(args, f"{pool}_threads")
-        if value is None:
-            continue
-        if value < 1:
-            parser.error(f"--{pool}_threads must be >= 1. Received: {value}")
-        setter(value)
+    try:
+        distribute.set_thread_pools(args.intra_op_threads, args.inter_op_threads)
+    except ValueError as error:
+        parser.error(str(error))
 
 
 def maxrss_mib():

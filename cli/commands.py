@@ -15,7 +15,6 @@ import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from cli import registry
 from cli.config import resolve
@@ -366,32 +365,6 @@ def write_json(path, values):
     images_lib.write_file_atomically(path, text.encode("utf-8"))
 
 
-def set_thread_pools(config):
-    """Sets TensorFlow's thread pools from `--intra_op_threads` and
-    `--inter_op_threads` (None: TensorFlow's default). They are the
-    process's, fixed when TensorFlow starts: the command sets them before
-    it runs anything.
-
-    Raises:
-        RuntimeError: if TensorFlow has already started with other pools.
-    """
-    setters = {
-        "intra_op_threads": tf.config.threading.set_intra_op_parallelism_threads,
-        "inter_op_threads": tf.config.threading.set_inter_op_parallelism_threads,
-    }
-    for name, setter in setters.items():
-        value = getattr(config, name, None)
-        if value is None:
-            continue
-        try:
-            setter(value)
-        except RuntimeError as error:
-            raise RuntimeError(
-                f"--{name}={value}: TensorFlow's thread pools are fixed when it "
-                f"starts, and it has started ({error})"
-            ) from None
-
-
 def run(command, config):
     """Runs a command (`"train"`, `"eval"`, `"sample"`, `"complete"` or
     `"export"`) with `config`; an error a user can mend (a bad flag value, a
@@ -405,7 +378,11 @@ def run(command, config):
         "export": export,
     }[command]
     try:
-        set_thread_pools(config)
+        # The process's pools, fixed when TensorFlow starts: before anything runs.
+        distribute.set_thread_pools(
+            getattr(config, "intra_op_threads", None),
+            getattr(config, "inter_op_threads", None),
+        )
         return function(config)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -17,6 +17,7 @@ __all__ = [
     "check_global_batch",
     "make_strategy",
     "parse_tf_config",
+    "set_thread_pools",
     "split_cpu",
     "tpu_resolver_arguments",
 ]
@@ -137,6 +138,50 @@ def split_cpu(num_devices):
     tf.config.set_logical_device_configuration(
         cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices
     )
+
+
+def set_thread_pools(intra_op_threads=None, inter_op_threads=None):
+    """Sets TensorFlow's thread pools (before TF starts).
+
+    The intra-op pool splits one op over its threads, the inter-op pool runs
+    independent ops side by side; TensorFlow's default is about one thread
+    per core for each. They belong to the process and are fixed when
+    TensorFlow starts, so pixel_keras never sets them itself: `main.py`
+    calls this with its `--intra_op_threads` and `--inter_op_threads`, and
+    a program may call it first thing. On small CPUs a 1-thread intra-op
+    pool can make the XLA-compiled sampling loops faster and scoring slower
+    (README, "Thread pools").
+
+    Args:
+        intra_op_threads: None (keep TensorFlow's) or a positive int.
+        inter_op_threads: None (keep TensorFlow's) or a positive int.
+
+    Raises:
+        ValueError: if a size is not None or a positive int.
+        RuntimeError: if TensorFlow has already started with other pools.
+    """
+    setters = {
+        "intra_op_threads": tf.config.threading.set_intra_op_parallelism_threads,
+        "inter_op_threads": tf.config.threading.set_inter_op_parallelism_threads,
+    }
+    sizes = {"intra_op_threads": intra_op_threads, "inter_op_threads": inter_op_threads}
+    for name, size in sizes.items():
+        if size is not None and (
+            isinstance(size, bool) or not isinstance(size, int) or size < 1
+        ):
+            raise ValueError(
+                f"Expected `{name}` to be None or a positive int. Received: {size!r}"
+            )
+    for name, size in sizes.items():
+        if size is None:
+            continue
+        try:
+            setters[name](size)
+        except RuntimeError as error:
+            raise RuntimeError(
+                f"{name}={size}: TensorFlow's thread pools are fixed when it starts, "
+                f"and it has started ({error})"
+            ) from None
 
 
 def _gpus():
