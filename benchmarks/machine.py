@@ -55,6 +55,9 @@ def machine_summary():
         f"\nTensorFlow threads: intra-op {threads.get_intra_op_parallelism_threads()}, "
         f"inter-op {threads.get_inter_op_parallelism_threads()} (0: TensorFlow's "
         "default, about one per core)"
+        # XLA's options change the compiled sampling loops' speed (README,
+        # "Thread pools").
+        + (f"\nXLA_FLAGS={os.environ['XLA_FLAGS']}" if os.environ.get("XLA_FLAGS") else "")
     )
 
 
