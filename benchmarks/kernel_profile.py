@@ -64,13 +64,13 @@ def kernel_kind(name):
     `cond.365`), whose name comes from the TensorFlow op or, for a fusion,
     from the operations fused.
     """
-    if ":" in name and "::" not in name and not name.startswith(_END_MARKER):
-        op_type = name.rsplit(":", 1)[1].strip()
-        if op_type.startswith("__inference") or op_type.startswith("__forward"):
-            return None
-        return op_type
     if name.startswith(_END_MARKER):
         return "XLA thunk completion"
+    if ":" in name and "::" not in name:
+        op_type = name.rsplit(":", 1)[1].strip()
+        if op_type.startswith(("__inference", "__forward")):
+            return None
+        return op_type
     if name.startswith(("CpuExecutable", "BlockUntilReady", "Eager", "TFE_")):
         return None
     if name in _RUNTIME_KINDS:
