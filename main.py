@@ -10,7 +10,8 @@
     python main.py export --workdir=runs/mnist --export_dir=/models
 
 Everything a run writes goes to --workdir: checkpoints/, logs/ (TensorBoard),
-samples.png, metrics.json, and for `eval` nll_heatmap.png; `export` writes a
+samples.png, metrics.json, and for `eval` nll_heatmap.png and
+eval_metrics.json (written over only with --overwrite); `export` writes a
 TF Serving model version to --export_dir/<model_name>/<version>/.
 """
 

@@ -22,8 +22,12 @@ from export import export_model
 from pixel_keras import data as data_lib
 from pixel_keras import images as images_lib
 from pixel_keras import training
+from pixel_keras.training import checkpointing
 from pixel_keras.training import distribute
 from pixel_keras.training import multi_worker
+
+# What `eval` writes into --workdir.
+EVAL_OUTPUTS = ("nll_heatmap.png", "eval_metrics.json")
 
 
 def _load_dataset(config):
@@ -50,20 +54,24 @@ def _check_matches(model, dataset):
 
 
 def restore(config):
-    """The model of --checkpoint, or of the newest checkpoint in --workdir.
+    """The model of --checkpoint, or of the newest intact checkpoint in
+    --workdir.
 
-    A model trained with EMA (Polyak) weights comes back with them: they are
-    what `eval`, `sample`, `complete` and `export` use.
+    A damaged newer checkpoint in --workdir is skipped with a warning that
+    names it (`checkpointing.load_latest_checkpoint`); a damaged
+    --checkpoint is an error. A model trained with EMA (Polyak) weights comes
+    back with them: they are what `eval`, `sample`, `complete` and `export`
+    use.
     """
     if config.checkpoint:
         return training.load_checkpoint(config.checkpoint)
-    latest = training.latest_checkpoint(config.workdir)
+    latest = checkpointing.load_latest_checkpoint(config.workdir)
     if latest is None:
         raise FileNotFoundError(
             f"No checkpoint in {os.path.join(config.workdir, training.CHECKPOINT_DIR)!r}; "
             "train first (python main.py train --workdir=...) or pass --checkpoint."
         )
-    return training.load_checkpoint(latest[1])
+    return latest[2]
 
 
 def _draw_samples(model, config):
@@ -81,13 +89,49 @@ def _draw_samples(model, config):
     ).numpy()
 
 
+def _refuse_existing(paths, remedy):
+    """Raises FileExistsError naming the first of `paths` that exists."""
+    for path in paths:
+        if os.path.exists(path):
+            raise FileExistsError(f"{path!r} exists; {remedy} (nothing is overwritten).")
+
+
 def _output_path(config, default_name):
     path = config.output or os.path.join(config.workdir, default_name)
-    if os.path.exists(path):
-        raise FileExistsError(
-            f"{path!r} exists; choose another --output (nothing is overwritten)."
-        )
+    _refuse_existing([path], "choose another --output")
     return path
+
+
+def check_folder_flags(command, config):
+    """Refuses a --workdir (or, for `export`, --export_dir) that is, or lies
+    inside, an existing file: nothing is written over it.
+
+    Raises:
+        FileExistsError: naming the flag, its value and the file.
+    """
+    names = ("workdir", "export_dir") if command == "export" else ("workdir",)
+    for name in names:
+        value = getattr(config, name, None)
+        if not value:
+            continue
+        # The path itself, or the first of its parents that exists.
+        path = existing = os.path.normpath(value)
+        while not os.path.lexists(existing) and os.path.dirname(existing) not in (
+            "",
+            existing,
+        ):
+            existing = os.path.dirname(existing)
+        if os.path.lexists(existing) and not os.path.isdir(existing):
+            where = (
+                "is an existing file"
+                if existing == path
+                else f"lies inside the existing file {existing!r}"
+            )
+            raise FileExistsError(
+                f"Expected --{name} to be a folder (existing, or one to create). "
+                f"Received: --{name}={value!r}, which {where}; choose another "
+                f"--{name} (the file is left as it is)."
+            )
 
 
 def _make_optimizer(config):
@@ -169,10 +213,14 @@ def train(config):
                 raise FileNotFoundError(
                     f"--resume: no checkpoint in {config.workdir!r} to resume from."
                 )
-            initial_epoch, path = latest
+            # The newest intact checkpoint, with the raw weights: the EMA
+            # weights stay in the optimizer. A damaged newer one is left as
+            # it is (`AtomicModelCheckpoint` renames it when this run
+            # writes its epoch again).
+            initial_epoch, path, model = checkpointing.load_latest_checkpoint(
+                config.workdir, ema_weights=False
+            )
             print(f"Resuming from {path} (epoch {initial_epoch}).")
-            # The raw weights: the EMA weights stay in the optimizer.
-            model = training.load_checkpoint(path, ema_weights=False)
             _check_matches(model, dataset)
             _check_dtype_policy(model, config)
         else:
@@ -259,14 +307,23 @@ def train(config):
 def evaluate(config):
     """Test bits/dim of a checkpoint and a heatmap of the per-pixel NLL.
 
+    Writes `EVAL_OUTPUTS` into --workdir; existing ones are an error before
+    anything runs, unless --overwrite, which replaces them (each atomically).
     A model trained with EMA weights is evaluated with them.
     """
     config = resolve(config)
+    heatmap_path, metrics_path = (
+        os.path.join(config.workdir, name) for name in EVAL_OUTPUTS
+    )
+    if not getattr(config, "overwrite", False):
+        _refuse_existing(
+            [heatmap_path, metrics_path],
+            "pass --overwrite to replace eval's outputs, or choose another --workdir",
+        )
     dataset = _load_dataset(config)
     model = restore(config)
     _check_matches(model, dataset)
     evaluation = training.evaluate(model, dataset.test)
-    heatmap_path = os.path.join(config.workdir, "nll_heatmap.png")
     images_lib.write_png(
         heatmap_path, images_lib.heatmap(evaluation["nll_bits_per_pixel_map"])
     )
@@ -279,11 +336,12 @@ def evaluate(config):
             evaluation["nll_bits_per_pixel_map"], 4
         ).tolist(),
     }
-    write_json(os.path.join(config.workdir, "eval_metrics.json"), metrics)
+    write_json(metrics_path, metrics)
     print(
         f"Test bits/dim {metrics['test_bits_per_dim']:.4f} over "
         f"{metrics['num_test_images']} images "
-        f"({metrics['test_nats_per_image']:.2f} nats/image); wrote {heatmap_path}."
+        f"({metrics['test_nats_per_image']:.2f} nats/image); wrote {heatmap_path} "
+        f"and {metrics_path}."
     )
     return metrics
 
@@ -368,8 +426,8 @@ def write_json(path, values):
 def run(command, config):
     """Runs a command (`"train"`, `"eval"`, `"sample"`, `"complete"` or
     `"export"`) with `config`; an error a user can mend (a bad flag value, a
-    missing or existing file) ends the process with its message and exit
-    status 2, without a traceback."""
+    missing, existing or damaged file) ends the process with its message and
+    exit status 2, without a traceback."""
     function = {
         "train": train,
         "eval": evaluate,
@@ -383,6 +441,7 @@ def run(command, config):
             getattr(config, "intra_op_threads", None),
             getattr(config, "inter_op_threads", None),
         )
+        check_folder_flags(command, config)
         return function(config)
     except (ValueError, FileNotFoundError, FileExistsError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

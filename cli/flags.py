@@ -164,6 +164,12 @@ flags.DEFINE_enum(
 flags.DEFINE_string(
     "output", None, "PNG to write for sample/complete (default: in --workdir)."
 )
+flags.DEFINE_bool(
+    "overwrite",
+    False,
+    "eval: replace the nll_heatmap.png and eval_metrics.json of an earlier "
+    "eval in --workdir (each atomically); without it eval refuses to start.",
+)
 
 flags.DEFINE_string(
     "export_dir", None, "export: TF Serving base folder (default: <workdir>/export)."
@@ -212,7 +218,12 @@ for _pool in ("intra_op_threads", "inter_op_threads"):
         _pool, lambda v: v is None or v > 0, f"--{_pool} must be a positive int."
     )
 flags.register_validator("num_samples", lambda v: v > 0, "--num_samples must be > 0.")
-flags.register_validator("temperature", lambda v: v > 0, "--temperature must be > 0.")
+# `0 < v < inf` is False for NaN too: an infinite temperature draws all-zero images.
+flags.register_validator(
+    "temperature",
+    lambda v: 0 < v < float("inf"),
+    "--temperature must be a finite number > 0.",
+)
 flags.register_validator(
     "version", lambda v: v is None or v > 0, "--version must be a positive int."
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import zipfile
 
 import numpy as np
@@ -13,6 +14,28 @@ from pixel_keras.data.image_dataset import fixed_split
 from pixel_keras.data.image_dataset import from_arrays
 
 _NPZ_KEYS = ("images", "labels", "test_images", "test_labels")
+
+logger = logging.getLogger(__name__)
+
+
+def _warn_if_binarized(
+    name: str, train_images: np.ndarray, test_images: np.ndarray, num_levels: int
+) -> None:
+    """Logs a warning when every pixel is 0 or 1 but `num_levels` is not 2:
+    such data look binarized, and a model of more levels spends its
+    probability on values that never occur (and reports bits/dim that
+    cannot be compared with binary models')."""
+    if num_levels == 2:
+        return
+    if max(int(train_images.max()), int(test_images.max())) > 1:
+        return
+    logger.warning(
+        "File '%s' has only the pixel values 0 and 1, but num_levels=%d: it looks "
+        "binarized. Pass num_levels=2 (main.py: --num_levels=2) to model it as "
+        "binary images.",
+        name,
+        num_levels,
+    )
 
 
 def _npz_images(array: np.ndarray, key: str, source: str) -> np.ndarray:
@@ -157,6 +180,7 @@ def load_npz(name: str, path: str, num_levels: int | None) -> ImageDataset:
     else:
         check_max_value(train_images, num_levels, f"File '{name}' (train images)")
         check_max_value(test_images, num_levels, f"File '{name}' (test images)")
+    _warn_if_binarized(name, train_images, test_images, num_levels)
     return from_arrays(
         name, train_images, train_labels, test_images, test_labels, num_levels
     )

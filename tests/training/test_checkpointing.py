@@ -1,5 +1,7 @@
 """Backups: they restore the optimizer state and the EMA weights, and a run
-killed mid-epoch continues from its backup."""
+killed mid-epoch continues from its backup. Checkpoints: a damaged one is
+named as such, skipped for the newest intact one, and never deleted or
+overwritten."""
 
 import json
 import os
@@ -113,3 +115,176 @@ def test_killed_run_continues_from_its_backup(tmp_path):
     assert iterations >= 2 * steps_per_epoch + killed_at["batch"] + 1
     weights = np.concatenate([w.ravel() for w in model.get_weights()])
     assert np.all(np.isfinite(weights))
+
+
+# Damaged checkpoints: named as such, skipped for the newest intact one,
+# never deleted or overwritten.
+
+
+@pytest.fixture(scope="module")
+def checkpoint_bytes(tmp_path_factory):
+    """The bytes of a tiny compiled PixelCNN's `.keras` file."""
+    import keras
+
+    path = tmp_path_factory.mktemp("checkpoint") / "model.keras"
+    model = helpers.tiny_pixel_cnn()
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.save(str(path))
+    return path.read_bytes()
+
+
+def _write_checkpoints(workdir, **files):
+    """Writes `workdir/checkpoints/<name>.keras` for each name=bytes."""
+    folder = workdir / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in files.items():
+        (folder / f"{name}.keras").write_bytes(content)
+    return folder
+
+
+def _flip_a_byte(content):
+    changed = bytearray(content)
+    changed[len(changed) // 2] ^= 0xFF
+    return bytes(changed)
+
+
+def test_checkpoint_problem_finds_cut_and_changed_files(checkpoint_bytes, tmp_path):
+    from pixel_keras.training import checkpointing
+
+    folder = _write_checkpoints(
+        tmp_path,
+        whole=checkpoint_bytes,
+        cut=checkpoint_bytes[: len(checkpoint_bytes) // 2],
+        empty=b"",
+        changed=_flip_a_byte(checkpoint_bytes),
+    )
+    assert checkpointing.checkpoint_problem(str(folder / "whole.keras")) is None
+    assert "not a zip file" in checkpointing.checkpoint_problem(str(folder / "cut.keras"))
+    assert "not a zip file" in checkpointing.checkpoint_problem(str(folder / "empty.keras"))
+    assert "model.weights.h5" in checkpointing.checkpoint_problem(str(folder / "changed.keras"))
+
+
+def test_load_checkpoint_says_damaged_or_truncated_and_not_found(checkpoint_bytes, tmp_path):
+    from pixel_keras import training
+    from pixel_keras.training import checkpointing
+
+    folder = _write_checkpoints(tmp_path, cut=checkpoint_bytes[:-100])
+    path = str(folder / "cut.keras")
+    with pytest.raises(checkpointing.DamagedCheckpointError) as error:
+        training.load_checkpoint(path)
+    message = str(error.value)
+    assert f"{path!r} is damaged or truncated: BadZipFile: File is not a zip file" in message
+    assert "File not found" not in message
+    with pytest.raises(FileNotFoundError, match="No checkpoint at .*missing.keras"):
+        training.load_checkpoint(str(folder / "missing.keras"))
+
+
+def test_load_checkpoint_says_when_keras_cannot_load_a_whole_file(checkpoint_bytes, tmp_path):
+    import io
+    import json
+    import zipfile
+
+    from pixel_keras import training
+    from pixel_keras.training import checkpointing
+
+    # A whole archive (every CRC-32 right) of a model class no one registered.
+    changed = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(checkpoint_bytes)) as source, zipfile.ZipFile(
+        changed, "w"
+    ) as target:
+        for member in source.infolist():
+            content = source.read(member.filename)
+            if member.filename == "config.json":
+                config = json.loads(content)
+                config.update(module="elsewhere", registered_name="elsewhere>Unknown")
+                content = json.dumps(config).encode()
+            target.writestr(member, content)
+    path = tmp_path / "unknown.keras"
+    path.write_bytes(changed.getvalue())
+    assert checkpointing.checkpoint_problem(str(path)) is None
+    with pytest.raises(checkpointing.CheckpointError) as error:
+        training.load_checkpoint(str(path))
+    assert not isinstance(error.value, checkpointing.DamagedCheckpointError)
+    assert f"{str(path)!r} could not be loaded by Keras: TypeError" in str(error.value)
+
+
+def test_load_latest_checkpoint_skips_damaged_ones_with_a_warning(
+    checkpoint_bytes, tmp_path, caplog
+):
+    from pixel_keras.training import checkpointing
+
+    folder = _write_checkpoints(
+        tmp_path,
+        **{
+            "epoch-0001": checkpoint_bytes,
+            "epoch-0002": checkpoint_bytes[: len(checkpoint_bytes) // 2],
+            "epoch-0003": _flip_a_byte(checkpoint_bytes),
+        },
+    )
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    epoch, path, model = checkpointing.load_latest_checkpoint(str(tmp_path))
+    assert (epoch, path) == (1, str(folder / "epoch-0001.keras"))
+    assert model.image_shape == (8, 8, 1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "epoch-0003.keras' is damaged or truncated (its member" in warnings[0]
+    assert "epoch-0002.keras' is damaged or truncated (BadZipFile" in warnings[0]
+    assert "epoch-0001.keras' (epoch 1), the newest intact checkpoint" in warnings[0]
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+
+def test_load_latest_checkpoint_names_every_file_when_none_is_intact(
+    checkpoint_bytes, tmp_path
+):
+    from pixel_keras.training import checkpointing
+
+    folder = _write_checkpoints(
+        tmp_path,
+        **{"epoch-0001": b"not a zip", "epoch-0002": checkpoint_bytes[:1000]},
+    )
+    with pytest.raises(checkpointing.NoIntactCheckpointError) as error:
+        checkpointing.load_latest_checkpoint(str(tmp_path))
+    message = str(error.value)
+    assert f"No intact checkpoint in {str(folder)!r}: tried 2, newest first" in message
+    assert message.index("epoch-0002.keras") < message.index("epoch-0001.keras")
+    assert message.count("is damaged or truncated (BadZipFile: File is not a zip file)") == 2
+    assert [failure.path for failure in error.value.failures] == [
+        str(folder / "epoch-0002.keras"), str(folder / "epoch-0001.keras")
+    ]
+
+
+def test_writer_renames_a_damaged_file_in_its_way_and_prunes_only_intact_ones(
+    checkpoint_bytes, tmp_path, caplog
+):
+    from pixel_keras.training import checkpointing
+
+    damaged = {
+        "epoch-0002": checkpoint_bytes[: len(checkpoint_bytes) // 2],
+        "epoch-0004": b"",
+    }
+    folder = _write_checkpoints(
+        tmp_path, **{"epoch-0001": checkpoint_bytes, "epoch-0003": checkpoint_bytes}, **damaged
+    )
+    # An earlier file moved aside keeps its name: the next is `.damaged-2`.
+    (folder / "epoch-0004.keras.damaged-1").write_bytes(b"older")
+    writer = checkpointing.AtomicModelCheckpoint(str(tmp_path), max_to_keep=2)
+    writer.set_model(helpers.tiny_pixel_cnn())
+    writer.on_epoch_end(3)  # writes epoch-0004.keras
+    writer.on_epoch_end(4)  # writes epoch-0005.keras
+    names = sorted(path.name for path in folder.iterdir())
+    # Kept: the newest 2 intact ones (5, 4) and every damaged file; pruned:
+    # the intact epochs 1 and 3.
+    assert names == [
+        "epoch-0002.keras",
+        "epoch-0004.keras",
+        "epoch-0004.keras.damaged-1",
+        "epoch-0004.keras.damaged-2",
+        "epoch-0005.keras",
+    ]
+    assert (folder / "epoch-0002.keras").read_bytes() == damaged["epoch-0002"]
+    assert (folder / "epoch-0004.keras.damaged-2").read_bytes() == damaged["epoch-0004"]
+    assert (folder / "epoch-0004.keras.damaged-1").read_bytes() == b"older"
+    assert checkpointing.checkpoint_problem(str(folder / "epoch-0004.keras")) is None
+    assert [epoch for epoch, _ in checkpointing.checkpoints(str(tmp_path))] == [2, 4, 5]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("epoch-0004.keras.damaged-2" in warning for warning in warnings)
