@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from pixel_keras.graph_checks import passed_only_if
+
 # The name of the conditioning input, everywhere.
 CONDITION = "condition"
 
@@ -216,33 +218,15 @@ class ConditionSpec:
         """
         if self.kind == "none":
             return self.resolve(condition)
-        tensor = tf.convert_to_tensor(
-            condition, dtype_hint=self.dtype
-        ) if not isinstance(condition, tf.Tensor) else condition
-        received = f"Received: {name} of dtype {tensor.dtype.name} and shape {tuple(tensor.shape)}"
-        if leading_dims:
-            expected = (
-                f"{'int class labels' if self.kind == 'labels' else 'float values'} "
-                f"of shape [..., {', '.join(map(str, self.event_shape))}]"
-            )
-        else:
-            expected = self.describe(batch if batch is not None else "batch")
-        if self.kind == "labels" and not tensor.dtype.is_integer:
-            raise ValueError(f"Expected `{name}`: {expected}. {received}")
-        if self.kind == "values" and not (tensor.dtype.is_floating or tensor.dtype.is_integer):
-            raise ValueError(f"Expected `{name}`: {expected}. {received}")
-        rank = len(self.event_shape)
-        shape = tuple(tensor.shape)
-        if leading_dims:
-            shape_ok = len(shape) >= rank and shape[len(shape) - rank :] == self.event_shape
-        else:
-            shape_ok = len(shape) == rank + 1 and shape[1:] == self.event_shape and (
-                batch is None or shape[0] in (None, batch)
-            )
-        if not shape_ok:
-            raise ValueError(f"Expected `{name}`: {expected}. {received}")
-        tensor = tf.cast(tensor, self.dtype)
+        tensor = self._as_tensor(condition)
+        self.check_spec(tensor, batch=batch, name=name, leading_dims=leading_dims)
+        expected = (
+            self.describe(batch if batch is not None else "batch")
+            if not leading_dims
+            else f"{'int class labels' if self.kind == 'labels' else 'float values'}"
+        )
         if check_values and tf.executing_eagerly():
+            # Before the cast: an int64 label of 2**32 would wrap into range.
             values = tensor.numpy()
             if self.kind == "labels":
                 bad = values[(values < 0) | (values >= self.num_classes)]
@@ -254,7 +238,116 @@ class ConditionSpec:
                 raise ValueError(
                     f"Expected `{name}`: {expected}, finite. Received: NaN or inf values"
                 )
-        return tensor
+        return tensor if tensor.dtype == self.dtype else tf.cast(tensor, self.dtype)
+
+    def check_spec(self, spec, batch=None, name=CONDITION, leading_dims=False):
+        """Raises a ValueError unless `spec` (a tensor or a `tf.TensorSpec`)
+        has a dtype and a known shape a condition can have; see `check`."""
+        received = f"Received: {name} of dtype {spec.dtype.name} and shape {tuple(spec.shape)}"
+        if leading_dims:
+            expected = (
+                f"{'int class labels' if self.kind == 'labels' else 'float values'} "
+                f"of shape [..., {', '.join(map(str, self.event_shape))}]"
+            )
+        else:
+            expected = self.describe(batch if batch is not None else "batch")
+        if self.kind == "labels" and not spec.dtype.is_integer:
+            raise ValueError(f"Expected `{name}`: {expected}. {received}")
+        if self.kind == "values" and not (spec.dtype.is_floating or spec.dtype.is_integer):
+            raise ValueError(f"Expected `{name}`: {expected}. {received}")
+        if spec.shape.rank is None:
+            return
+        rank = len(self.event_shape)
+        shape = tuple(spec.shape)
+        if leading_dims:
+            shape_ok = len(shape) >= rank and shape[len(shape) - rank :] == self.event_shape
+        else:
+            shape_ok = len(shape) == rank + 1 and shape[1:] == self.event_shape and (
+                batch is None or shape[0] in (None, batch)
+            )
+        if not shape_ok:
+            raise ValueError(f"Expected `{name}`: {expected}. {received}")
+
+    def checked(self, condition, batch, name=CONDITION):
+        """The condition of a batch of images, checked like their pixels.
+
+        The one check every entry point that takes images with their
+        condition uses (the train, test and predict steps, `log_prob`,
+        `distribution`, exact evaluation): labels are integers in
+        `[0, num_classes)`, values finite and of the declared shape, and
+        there is one row per image. Shapes and dtypes are checked when the
+        call is traced; values and a batch known only at run time at once
+        when executing eagerly, and otherwise by graph assertions
+        (`assertions`) that whatever uses the returned tensor waits for.
+
+        Args:
+            condition: the condition, as `resolve` returns it.
+            batch: the images' batch size: an int, or a scalar tensor.
+            name: the argument's name in messages.
+
+        Returns:
+            The condition cast to `dtype` (behind the assertions in a
+            graph), or None when unconditional.
+
+        Raises:
+            ValueError: naming the argument, what was received and what was
+                expected (eagerly, or for a shape or dtype when traced).
+        """
+        if self.kind == "none":
+            return self.resolve(condition)
+        static_batch = batch if isinstance(batch, int) else tf.get_static_value(batch)
+        tensor = self._as_tensor(condition)
+        if tf.executing_eagerly():
+            return self.check(tensor, batch=_as_int(static_batch), name=name)
+        checked = self.check(tensor, batch=_as_int(static_batch), name=name, check_values=False)
+        if batch is not None and static_batch is None:
+            # One row per image, by data: a broadcast of the condition
+            # against the images must not fail first.
+            checked = passed_only_if(
+                tf.equal(tf.shape(checked)[0], tf.cast(batch, tf.int32)),
+                checked,
+                [
+                    f"`{name}` must have one row per image, like the images. "
+                    "Received rows:",
+                    tf.shape(checked)[0],
+                    "images:",
+                    batch,
+                ],
+            )
+        return passed_only_if(
+            tf.logical_not(self.any_invalid(tensor, tf.shape(tensor)[0])),
+            checked,
+            [self._value_message(name)],
+        )
+
+    def _value_message(self, name):
+        if self.kind == "labels":
+            return f"`{name}` labels must be in [0, {self.num_classes})"
+        return f"`{name}` values must be finite"
+
+    def any_invalid(self, condition, batch):
+        """A scalar bool tensor: whether a batch's condition is out of range,
+        not finite, or not one row per image. For code compiled with XLA,
+        which has no `Assert` (see `AutoregressiveImageModel.train_step`);
+        shapes and dtypes are still checked when traced (`check`)."""
+        if self.kind == "none":
+            return tf.constant(False)
+        tensor = self._as_tensor(condition)
+        self.check(tensor, name=CONDITION, check_values=False)
+        wrong_batch = tf.not_equal(tf.shape(tensor, out_type=tf.int32)[0], tf.cast(batch, tf.int32))
+        if self.kind == "labels":
+            labels = tf.cast(tensor, tf.int64)
+            bad = tf.reduce_any((labels < 0) | (labels >= self.num_classes))
+        else:
+            bad = tf.logical_not(tf.reduce_all(tf.math.is_finite(tf.cast(tensor, tf.float32))))
+        return wrong_batch | bad
+
+    def _as_tensor(self, condition):
+        if isinstance(condition, (tf.Tensor, tf.Variable)):
+            return tf.convert_to_tensor(condition)
+        # Through NumPy, in the array's own dtype: a dtype hint would wrap an
+        # int64 label of 2**32 + 3 into 3.
+        return tf.convert_to_tensor(np.asarray(condition))
 
     def assertions(self, condition, batch=None, name=CONDITION, check_shape=True):
         """Graph assertions on a batch of conditions.
@@ -295,12 +388,14 @@ class ConditionSpec:
             )
         if self.kind == "labels":
             in_range = f"`{name}` labels must be in [0, {self.num_classes})"
+            # In int64: `num_classes` may not fit the labels' own dtype.
+            labels = tf.cast(condition, tf.int64)
             checks += [
                 tf.debugging.assert_greater_equal(
-                    condition, tf.cast(0, condition.dtype), message=in_range
+                    labels, tf.constant(0, tf.int64), message=in_range
                 ),
                 tf.debugging.assert_less(
-                    condition, tf.cast(self.num_classes, condition.dtype), message=in_range
+                    labels, tf.constant(self.num_classes, tf.int64), message=in_range
                 ),
             ]
         else:
@@ -308,3 +403,8 @@ class ConditionSpec:
                 tf.debugging.assert_all_finite(condition, f"`{name}` values must be finite")
             )
         return checks
+
+
+def _as_int(value):
+    """A static batch size as a Python int, or None."""
+    return None if value is None else int(value)

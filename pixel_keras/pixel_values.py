@@ -20,6 +20,8 @@ scaled to [0, 1].
 import numpy as np
 import tensorflow as tf
 
+from pixel_keras.graph_checks import gate
+
 
 def _expected(name, num_levels):
     return (
@@ -162,10 +164,9 @@ def check_pixel_values(values, num_levels, name="images"):
             raise ValueError(message)
         return values
     checks = pixel_value_assertions(values, num_levels, name)
-    if not checks:
-        return values
-    with tf.control_dependencies(checks):
-        return tf.identity(values)
+    # By data, not control dependencies, so that nothing reads the values
+    # before the check (see `graph_checks`).
+    return gate(checks, values, f"{_expected(name, num_levels)}. Received another value")
 
 
 def _always_valid(dtype, top):
@@ -190,7 +191,7 @@ def any_invalid_pixel(values, num_levels):
     `[0, num_levels - 1]` (NaN and inf included).
 
     The check for code compiled with XLA, which has no `Assert`: the caller
-    turns it into a NaN (see `AutoregressiveImageModel.compute_loss`).
+    turns it into a NaN (see `AutoregressiveImageModel.train_step`).
     """
     values = tf.convert_to_tensor(values)
     top = num_levels - 1

@@ -206,10 +206,10 @@ def test_fit_and_evaluate_refuse_images_scaled_to_unit_at_the_first_step(model):
 
 
 @pytest.mark.slow  # XLA's compile on CPU: about 15 s
-def test_under_xla_a_bad_batch_gives_a_nan_loss_that_stops_fit_before_any_nan_weight():
-    # XLA has no Assert: the compiled step makes the loss NaN instead, with
-    # a zero gradient, and TerminateOnNaN(raise_error=True) (which
-    # `training.train` adds) ends the run.
+def test_under_xla_a_bad_batch_gives_a_nan_loss_that_stops_fit_and_changes_no_weight():
+    # XLA has no Assert: the compiled step skips the update and makes the
+    # loss NaN, and TerminateOnNaN(raise_error=True) (which `training.train`
+    # adds) ends the run.
     helpers.set_random_seed(7)
     model = helpers.tiny_pixel_cnn_pp(image_shape=(4, 4, 1))
     model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=True)
@@ -218,6 +218,7 @@ def test_under_xla_a_bad_batch_gives_a_nan_loss_that_stops_fit_before_any_nan_we
     bad[0, 0, 0, 0] = 0.5
     history = model.fit(good, batch_size=8, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+    before = [v.numpy() for v in model.weights + model.optimizer.variables]
     with pytest.raises(RuntimeError, match="NaN"):
         model.fit(
             bad,
@@ -227,6 +228,10 @@ def test_under_xla_a_bad_batch_gives_a_nan_loss_that_stops_fit_before_any_nan_we
             callbacks=[keras.callbacks.TerminateOnNaN(raise_error=True)],
         )
     assert all(np.all(np.isfinite(weight.numpy())) for weight in model.weights)
+    # The refused step skipped the optimizer's update: no weight, no slot and
+    # not the step count moved (momentum would move the weights otherwise).
+    after = [v.numpy() for v in model.weights + model.optimizer.variables]
+    assert all(np.array_equal(a, b) for a, b in zip(after, before))
 
 
 def test_exact_evaluation_refuses_a_bad_dataset(model):

@@ -9,6 +9,8 @@ of a whole map) into a distribution over that pixel's channels, and
 """
 
 import copy
+import difflib
+import inspect
 import math
 import weakref
 
@@ -20,6 +22,7 @@ from keras import ops
 from pixel_keras import sampling
 from pixel_keras.conditioning import CONDITION
 from pixel_keras.conditioning import ConditionSpec
+from pixel_keras.graph_checks import passed_only_if
 from pixel_keras.pixel_values import any_invalid_pixel
 from pixel_keras.pixel_values import check_pixel_values
 from pixel_keras.sampling import AutoregressiveImage
@@ -51,6 +54,40 @@ def check_image_arguments(image_shape, num_levels, max_levels=256):
             f"Expected `num_levels` in [2, {max_levels}]. Received: num_levels={num_levels}"
         )
     return image_shape
+
+
+# What a model's constructor passes on to `keras.Model`, besides its own
+# arguments (`get_config` writes them).
+_BASE_KEYWORD_ARGUMENTS = ("name", "trainable", "dtype")
+
+
+def check_keyword_arguments(cls, kwargs):
+    """Raises a TypeError naming any keyword `cls`'s constructor does not
+    take, with the closest one it does.
+
+    Args:
+        cls: a model class; its constructor's named parameters and
+            `keras.Model`'s `name`, `trainable` and `dtype` are accepted.
+        kwargs: the keyword arguments of a call.
+    """
+    parameters = inspect.signature(cls.__init__).parameters
+    known = [
+        name
+        for name, parameter in parameters.items()
+        if name != "self" and parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    known += [name for name in _BASE_KEYWORD_ARGUMENTS if name not in known]
+    unknown = [key for key in kwargs if key not in known]
+    if not unknown:
+        return
+    hints = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, known, n=1)
+        hints.append(f"`{key}`" + (f" (did you mean `{close[0]}`?)" if close else ""))
+    raise TypeError(
+        f"{cls.__name__} got unexpected keyword argument(s): {', '.join(hints)}. "
+        f"Expected some of: {', '.join(sorted(known))}."
+    )
 
 
 def model_dtype_policy(dtype):
@@ -148,6 +185,12 @@ class AutoregressiveImageModel(keras.Model):
     conditional_shape = None
     condition_spec = ConditionSpec()
 
+    def __new__(cls, *args, **kwargs):
+        # Before the constructor builds anything: a misspelled argument
+        # would otherwise reach `keras.Model`, which ignores it.
+        check_keyword_arguments(cls, kwargs)
+        return super().__new__(cls, *args, **kwargs)
+
     def __init__(self, *args, dtype=None, **kwargs):
         super().__init__(*args, **kwargs)
         # A functional model ignores `dtype` (its layers compute in theirs);
@@ -185,8 +228,11 @@ class AutoregressiveImageModel(keras.Model):
             `tfd.Independent` over the per-pixel distribution, batch shape
             `(batch,)`, event shape `image_shape`.
         """
-        condition = self.condition_spec.resolve(condition, labels)
-        return self._distribution(self._check_images(images, "images"), condition, training)
+        images = self._check_images(images, "images")
+        condition = self.condition_spec.checked(
+            self.condition_spec.resolve(condition, labels), _batch_size(images)
+        )
+        return self._distribution(images, condition, training)
 
     def _distribution(self, images, condition, training=False):
         outputs = self(self.make_inputs(images, condition), training=training)
@@ -242,7 +288,9 @@ class AutoregressiveImageModel(keras.Model):
             labels: deprecated name of `condition`.
         """
         images = tf.cast(self._check_images(images, "images"), "float32")
-        condition = self.condition_spec.resolve(condition, labels)
+        condition = self.condition_spec.checked(
+            self.condition_spec.resolve(condition, labels), _batch_size(images)
+        )
         return self._distribution(images, condition).log_prob(images)
 
     def bits_per_dim(self, images, condition=None, *, labels=None):
@@ -263,17 +311,128 @@ class AutoregressiveImageModel(keras.Model):
         return {"images": images, CONDITION: ops.cast(condition, self.condition_spec.dtype)}
 
     def _check_images(self, images, name):
-        """`images` checked: their shape, and that they are integers in
-        `[0, num_levels - 1]` (`pixel_values.check_pixel_values`: at once
-        when eager, by graph assertions in a `tf.function` such as `fit`'s
-        step)."""
+        """`images` checked: a numeric dtype, the shape `(batch,
+        *image_shape)`, and integers in `[0, num_levels - 1]`
+        (`pixel_values.check_pixel_values`). Eagerly it raises at once; in a
+        `tf.function` (such as `fit`'s step) a shape known when traced is
+        checked then, and what is known only at run time by graph
+        assertions that whatever uses the returned images waits for."""
         images = check_pixel_values(images, self.num_levels, name)
-        if images.shape.rank != 4 or tuple(images.shape[1:]) != self.image_shape:
-            raise ValueError(
-                f"Expected `{name}` of shape (batch, {', '.join(map(str, self.image_shape))}). "
-                f"Received: {name}.shape={tuple(images.shape)}"
-            )
+        self._check_static_image_shape(images.shape, name)
+        if tf.executing_eagerly() or images.shape.is_fully_defined() or (
+            images.shape.rank is not None and images.shape[1:].is_fully_defined()
+        ):
+            return images
+        images = passed_only_if(
+            self._image_shape_matches(images),
+            images,
+            [
+                f"{self._expected_image_shape(name)}, the shape the model was built "
+                f"for. Received: {name}.shape=",
+                tf.shape(images),
+            ],
+        )
+        # The shape, once checked, is known to what follows (a trace relaxed
+        # to an unknown rank could not build the network).
+        images.set_shape((None, *self.image_shape))
         return images
+
+    def _image_shape_matches(self, images):
+        """A scalar bool tensor: whether `images` has the shape `(batch,
+        *image_shape)`, whatever its rank."""
+        shape = tf.shape(images)
+        expected = tf.constant(self.image_shape, tf.int32)
+        return tf.cond(
+            tf.equal(tf.size(shape), 4),
+            lambda: tf.reduce_all(tf.equal(shape[1:], expected)),
+            lambda: tf.constant(False),
+        )
+
+    def _expected_image_shape(self, name):
+        return f"Expected `{name}` of shape (batch, {', '.join(map(str, self.image_shape))})"
+
+    def _check_static_image_shape(self, shape, name):
+        """Raises a ValueError when the known part of `shape` is not
+        `(batch, *image_shape)`."""
+        if shape.rank is None:
+            return
+        received = f"Received: {name}.shape={tuple(shape)}"
+        if shape.rank != 4:
+            hint = ""
+            if shape.rank == 3 and self.image_shape[-1] == 1 and all(
+                d in (None, e) for d, e in zip(shape[1:], self.image_shape[:2])
+            ):
+                hint = "; add the channel axis (e.g. images[..., None])"
+            raise ValueError(f"{self._expected_image_shape(name)}. {received}{hint}")
+        if any(d is not None and d != e for d, e in zip(shape[1:], self.image_shape)):
+            raise ValueError(
+                f"{self._expected_image_shape(name)}, the shape the model was built "
+                f"for. {received}"
+            )
+
+    def _split_inputs(self, x):
+        """`(images, condition)` of a batch of model inputs (the images, or
+        `{"images", "condition"}`), or a ValueError naming what is missing."""
+        spec = self.condition_spec
+        x = spec.model_inputs(x)
+        if isinstance(x, dict):
+            expected = {"images", CONDITION} if spec.is_conditional else {"images"}
+            if set(x) != expected:
+                raise ValueError(
+                    f"Expected the model's inputs to be a dict with keys {sorted(expected)}"
+                    f"{'' if spec.is_conditional else ' (or the images alone)'}. "
+                    f"Received keys: {sorted(x)}"
+                )
+            return x["images"], x.get(CONDITION)
+        if spec.is_conditional:
+            raise ValueError(
+                f"This model is conditional: its inputs are a dict "
+                f'{{"images", "{CONDITION}"}} with {spec.describe()}. Received: '
+                f"images alone ({type(x).__name__})"
+            )
+        return x, None
+
+    def check_inputs(self, x):
+        """A batch of the model's inputs, checked before anything uses it.
+
+        Every train, test and predict step calls it first (so `fit`,
+        `evaluate`, `predict`, `training.evaluate` and the multi-worker
+        loop), and so a refused batch changes no weight and no optimizer
+        slot: the images' dtype, their shape against `image_shape`, their
+        values (integers in `[0, num_levels - 1]`), and the condition
+        against `condition_spec` (`ConditionSpec.checked`), with one row per
+        image.
+
+        Args:
+            x: the images, or `{"images", "condition"}` for a conditional
+                model.
+
+        Returns:
+            `x` with the images as float32 and the condition in its dtype,
+            behind graph assertions when traced.
+
+        Raises:
+            ValueError: eagerly, or when a shape or dtype is wrong at trace
+                time, naming the input, what was received and what was
+                expected. In a graph, a value or a shape known only at run
+                time fails the step with an `InvalidArgumentError` carrying
+                the same message.
+        """
+        images, condition = self._split_inputs(x)
+        images = self._check_images(images, "images")
+        condition = self.condition_spec.checked(condition, _batch_size(images))
+        return self.make_inputs(images, condition)
+
+    def _any_invalid_input(self, x):
+        """A scalar bool tensor, whether a batch is one that `check_inputs`
+        refuses; for XLA, which has no `Assert`. Shapes and dtypes known
+        when traced are still refused then, by name."""
+        images, condition = self._split_inputs(x)
+        images = tf.convert_to_tensor(images)
+        self._check_static_image_shape(images.shape, "images")
+        wrong_shape = tf.logical_not(self._image_shape_matches(images))
+        invalid = wrong_shape | any_invalid_pixel(images, self.num_levels)
+        return invalid | self.condition_spec.any_invalid(condition, _batch_size(images))
 
     # --- Training -------------------------------------------------------------
 
@@ -304,28 +463,146 @@ class AutoregressiveImageModel(keras.Model):
         """Negative log-likelihood in bits per dimension (plus layer losses).
 
         `fit` passes the batch as `x`; the images in it are the targets, so no
-        `y` is needed.
+        `y` is needed. The steps check the batch (`check_inputs`) before
+        they call it.
         """
         images = x["images"] if isinstance(x, dict) else x
-        if self.jit_compile:
-            # XLA has no `Assert`: a batch of values the model cannot have
-            # makes the loss NaN instead, which `training.train` stops on
-            # (`keras.callbacks.TerminateOnNaN`).
-            loss = self._nll(images, y_pred, sample_weight)
-            invalid = any_invalid_pixel(images, self.num_levels)
-            loss = tf.where(invalid, tf.constant(math.nan, loss.dtype), loss)
-        else:
-            # A batch of values the model cannot have fails the step here
-            # (in the graph: no host round trip), rather than training on
-            # them.
-            images = check_pixel_values(images, self.num_levels, "images")
-            loss = self._nll(images, y_pred, sample_weight)
+        loss = self._nll(images, y_pred, sample_weight)
         if self.losses:
             # Regularization losses are summed per replica, so scale them like
             # the likelihood term under a tf.distribute strategy.
             replicas = tf.distribute.get_strategy().num_replicas_in_sync
             loss = loss + ops.sum(self.losses) / replicas
         return loss
+
+    def make_train_function(self, force=False):
+        super().make_train_function(force)
+        self.train_function = self._refusing_ill_shaped_data(self.train_function)
+        return self.train_function
+
+    def make_test_function(self, force=False):
+        super().make_test_function(force)
+        self.test_function = self._refusing_ill_shaped_data(self.test_function)
+        return self.test_function
+
+    def make_predict_function(self, force=False):
+        super().make_predict_function(force)
+        self.predict_function = self._refusing_ill_shaped_data(self.predict_function)
+        return self.predict_function
+
+    def _refusing_ill_shaped_data(self, function):
+        """`function` (Keras' train, test or predict function, which takes an
+        iterator) checking the shapes its data will have before each call.
+
+        Keras traces its step with `reduce_retracing`: once a `fit` has seen
+        two shapes, the step is traced with the dimensions that differed
+        left unknown, and then checks in the step can only run on the values
+        (`check_inputs`), where TensorFlow's own shape errors may come
+        first. The iterator's `element_spec` says the shapes in Python, so
+        a batch of another image shape or rank is refused by name here,
+        before any step runs.
+        """
+        if function is None or getattr(function, "_checks_element_spec", False):
+            return function
+
+        def checked(iterator):
+            spec = getattr(iterator, "element_spec", None)
+            if spec is not None:
+                self._check_static_inputs(spec)
+            return function(iterator)
+
+        checked._checks_element_spec = True
+        return checked
+
+    def _check_static_inputs(self, element_spec):
+        """Raises a ValueError for data specs whose known shapes or dtypes
+        the model cannot take (`check_inputs` checks the rest)."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(element_spec)
+        images, condition = self._split_inputs(x)
+        if isinstance(images, tf.TensorSpec):
+            self._check_static_image_shape(images.shape, "images")
+            if images.dtype == tf.string:
+                raise ValueError(
+                    f"Expected `images` of a numeric dtype. Received: images of dtype "
+                    f"{images.dtype.name}"
+                )
+        if isinstance(condition, tf.TensorSpec):
+            batch = images.shape[0] if isinstance(images, tf.TensorSpec) else None
+            self.condition_spec.check_spec(condition, batch=batch)
+
+    def train_step(self, data):
+        """Keras' train step, on a batch checked first (`check_inputs`).
+
+        A refused batch changes nothing: no weight, no optimizer slot, not
+        the step count. Uncompiled, the check's error ends the step before
+        any update. Compiled with XLA, which has no `Assert`, a refused
+        batch (a value, or a shape known only at run time) skips the
+        optimizer's update and makes the loss NaN, which
+        `keras.callbacks.TerminateOnNaN` (added by `training.train`) stops
+        on.
+        """
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not self.jit_compile:
+            x = self.check_inputs(x)
+            # Every update waits for the checks, also those that do not read
+            # the batch (the optimizer's step count).
+            with tf.control_dependencies(keras.tree.flatten(x)):
+                return super().train_step(
+                    keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
+                )
+        invalid = self._any_invalid_input(x)
+        x = self.make_inputs(*self._split_inputs(x))
+        with tf.GradientTape() as tape:
+            y_pred = self(x, training=True)
+            loss = self._compute_loss(
+                x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
+            )
+            loss = tf.where(invalid, tf.constant(math.nan, loss.dtype), loss)
+            self._track_loss(loss, x)
+            loss = self.optimizer.scale_loss(loss)
+        variables = self.trainable_weights
+        gradients = tape.gradient(loss, variables)
+
+        def update():
+            self.optimizer.apply_gradients(zip(gradients, variables))
+            return tf.constant(True)
+
+        tf.cond(invalid, lambda: tf.constant(False), update)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def test_step(self, data):
+        """Keras' test step, on a batch checked first (`check_inputs`);
+        compiled with XLA, a refused batch's loss is NaN."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not self.jit_compile:
+            x = self.check_inputs(x)
+            return super().test_step(keras.utils.pack_x_y_sample_weight(x, y, sample_weight))
+        invalid = self._any_invalid_input(x)
+        x = self.make_inputs(*self._split_inputs(x))
+        y_pred = self(x, training=False)
+        loss = self._compute_loss(
+            x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False
+        )
+        self._track_loss(tf.where(invalid, tf.constant(math.nan, loss.dtype), loss), x)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _track_loss(self, loss, x):
+        """Adds a step's loss to `fit`'s and `evaluate`'s running mean, as
+        Keras' own steps do: the per-replica loss times the replicas is the
+        global batch's mean."""
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        images = x["images"] if isinstance(x, dict) else x
+        self._loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(images)[0])
+
+    def predict_step(self, data):
+        """Keras' predict step, on a batch checked first (`check_inputs`);
+        compiled with XLA, a refused batch's outputs are NaN."""
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if not self.jit_compile:
+            return self(self.check_inputs(x), training=False)
+        invalid = self._any_invalid_input(x)
+        y_pred = self(self.make_inputs(*self._split_inputs(x)), training=False)
+        return tf.where(invalid, tf.constant(math.nan, y_pred.dtype), y_pred)
 
     # --- Sampling -------------------------------------------------------------
 
@@ -466,3 +743,9 @@ class AutoregressiveImageModel(keras.Model):
                 f"{sorted(cls.presets)}."
             )
         return cls(**{**copy.deepcopy(cls.presets[preset]), **overrides})
+
+
+def _batch_size(images):
+    """The batch size of `images`: an int when known, else a scalar tensor."""
+    batch = images.shape[0]
+    return batch if batch is not None else tf.shape(images)[0]

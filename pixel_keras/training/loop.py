@@ -17,7 +17,6 @@ import tensorflow as tf
 from pixel_keras import data as data_lib
 from pixel_keras.conditioning import CONDITION
 from pixel_keras.layers import weight_norm as weight_norm_lib
-from pixel_keras.pixel_values import check_pixel_values
 from pixel_keras.training import checkpointing
 from pixel_keras.training import ema
 from pixel_keras.training import multi_worker
@@ -156,7 +155,7 @@ def train(
         ema.ValidateWithEMAWeights(),
         # A NaN loss ends the run with an error before any checkpoint is
         # written from it (under XLA it is also how a batch of invalid pixel
-        # values is reported: `AutoregressiveImageModel.compute_loss`).
+        # values is reported: `AutoregressiveImageModel.train_step`).
         keras.callbacks.TerminateOnNaN(raise_error=True),
         *extra_callbacks,
     ]
@@ -207,8 +206,8 @@ def evaluate(model, examples, batch_size=256):
 
     @tf.function(reduce_retracing=True, autograph=False)
     def per_pixel_log_prob(inputs):
+        inputs = model.check_inputs(inputs)
         images = inputs["images"] if conditional else inputs
-        images = check_pixel_values(images, model.num_levels, "images")
         outputs = model(inputs, training=False)
         return model.output_distribution(outputs).log_prob(images)
 

@@ -101,6 +101,10 @@ def _train_step(model, strategy):
 
     def replica_step(data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        # A pixel_keras model's batch is checked as in `fit`'s step, before
+        # anything reads it (the loop also trains plain Keras models).
+        if hasattr(model, "check_inputs"):
+            x = model.check_inputs(x)
         with tf.GradientTape() as tape:
             y_pred = model(x, training=True)
             # The model's loss is a `sum_over_batch_size` Keras loss: under a
@@ -111,7 +115,9 @@ def _train_step(model, strategy):
             )
             scaled = optimizer.scale_loss(loss)
         gradients = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+        # Every update waits for the checks (the step count reads no data).
+        with tf.control_dependencies(tf.nest.flatten(x)):
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
 
     @tf.function(autograph=False)
