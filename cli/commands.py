@@ -9,13 +9,16 @@ default the `--model`'s digits recipe) gives their values.
 """
 
 import json
+import math
 import os
 import sys
 import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from cli import figures
 from cli import registry
 from cli.config import resolve
 from export import export_model
@@ -28,6 +31,8 @@ from pixel_keras.training import multi_worker
 
 # What `eval` writes into --workdir.
 EVAL_OUTPUTS = ("nll_heatmap.png", "eval_metrics.json")
+# Test images shown beside their per-pixel NLL in `nll_heatmap.png`.
+NUM_HEATMAP_IMAGES = 4
 
 
 def _load_dataset(config):
@@ -324,9 +329,7 @@ def evaluate(config):
     model = restore(config)
     _check_matches(model, dataset)
     evaluation = training.evaluate(model, dataset.test)
-    images_lib.write_png(
-        heatmap_path, images_lib.heatmap(evaluation["nll_bits_per_pixel_map"])
-    )
+    write_figure(heatmap_path, nll_heatmap_figure(model, dataset, evaluation))
     metrics = {
         "dataset": dataset.name,
         "test_bits_per_dim": float(evaluation["bits_per_dim"]),
@@ -346,6 +349,32 @@ def evaluate(config):
     return metrics
 
 
+def per_pixel_nll_bits(model, images, labels=None):
+    """Each image's NLL of each pixel in bits, summed over channels, `(N, H, W)`.
+
+    `labels` are used by a class-conditional model only (as in
+    `training.evaluate`, whose mean map this is image by image).
+    """
+    condition = labels if model.num_classes is not None else None
+    images = tf.cast(images, "float32")
+    # The `Independent`'s inner distribution: a log-probability per pixel.
+    nats = model.distribution(images, condition).distribution.log_prob(images)
+    return -np.asarray(nats, np.float64) / math.log(2.0)
+
+
+def nll_heatmap_figure(model, dataset, evaluation):
+    """`nll_heatmap.png`'s figure: the first `NUM_HEATMAP_IMAGES` test
+    images beside their per-pixel NLL, and `evaluation`'s mean map."""
+    images, labels = data_lib.images_and_labels(dataset.test, limit=NUM_HEATMAP_IMAGES)
+    return figures.nll_figure(
+        images,
+        per_pixel_nll_bits(model, images, labels),
+        evaluation["nll_bits_per_pixel_map"],
+        model.num_levels,
+        int(evaluation["num_images"]),
+    )
+
+
 def sample(config):
     """Draws --num_samples images from a checkpoint into a PNG grid."""
     model = restore(config)
@@ -357,7 +386,8 @@ def sample(config):
 
 
 def complete(config):
-    """Completes the bottom half of test images; writes originals | given | completed."""
+    """Completes the bottom half of test images; writes a figure of the
+    originals, the given top halves and the completions."""
     config = resolve(config)
     dataset = _load_dataset(config)
     model = restore(config)
@@ -375,10 +405,15 @@ def complete(config):
         temperature=config.temperature,
         method=config.sampling_method,
     ).numpy()
-    given = np.where(known[..., None], images, 0).astype(np.uint8)
-    rows = np.concatenate([images, given, completed], axis=0)
-    images_lib.write_png(
-        path, images_lib.image_grid(rows, model.num_levels, columns=len(images))
+    write_figure(
+        path,
+        figures.completion_figure(
+            images,
+            known,
+            completed,
+            model.num_levels,
+            description=f"seed {config.seed}, temperature {config.temperature:g}",
+        ),
     )
     print(
         f"Wrote {path}: originals, the top half given, and completions "
@@ -415,6 +450,11 @@ def export(config):
             "--xla_cpu_compilation_enabled=true on CPU."
         )
     return path
+
+
+def write_figure(path, figure):
+    """Writes a matplotlib figure as a PNG file atomically."""
+    images_lib.write_file_atomically(path, figures.png_bytes(figure))
 
 
 def write_json(path, values):

@@ -14,16 +14,27 @@ _HEATMAP_ANCHORS = np.array(
 )
 
 
+def _current_umask():
+    """The process's umask: reading it means setting it, so it is set back
+    at once (no file is created in between by this function)."""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
+
+
 def write_file_atomically(path, data):
     """Writes bytes to `path` through a temporary file and a rename.
 
     A crash leaves either the old file or the new one, never half of it.
+    The file gets the mode the user's umask gives a new file (`0o666 &
+    ~umask`), as with `open(path, "w")`, not the temporary file's 0o600.
     """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-")
     try:
         with os.fdopen(handle, "wb") as file:
+            os.fchmod(file.fileno(), 0o666 & ~_current_umask())
             file.write(data)
         os.replace(temporary, path)
     except BaseException:
