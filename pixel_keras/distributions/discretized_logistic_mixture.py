@@ -63,6 +63,31 @@ def _coefficient_index(channel, earlier_channel):
     return channel * (channel - 1) // 2 + earlier_channel
 
 
+# How many trailing axes of each parameter are not batch axes: the
+# component axis K of `logits`, and K and the channel (or coefficient) axis
+# of the others.
+_EVENT_NDIMS = {"logits": 1, "locs": 2, "log_scales": 2, "coefficients": 2}
+
+_EXPECTED_BATCH_SHAPES = (
+    "Expected the parameters' batch shapes (the axes before K of `logits` "
+    "[..., K], and before K of `locs`, `log_scales` and `coefficients` "
+    "[..., K, C]) to be equal or to broadcast against each other"
+)
+
+
+def _batch_shapes_broadcast(shapes):
+    """Whether 1-D int32 shape tensors broadcast against each other: in
+    every axis (aligned on the right), all sizes other than 1 are equal."""
+    rank = tf.reduce_max([tf.size(shape) for shape in shapes])
+    padded = tf.stack(
+        [tf.concat([tf.ones([rank - tf.size(shape)], tf.int32), shape], 0) for shape in shapes]
+    )
+    is_one = tf.equal(padded, 1)
+    smallest = tf.reduce_min(tf.where(is_one, padded.dtype.max, padded), axis=0)
+    largest = tf.reduce_max(tf.where(is_one, -1, padded), axis=0)
+    return tf.reduce_all(tf.logical_or(tf.equal(largest, -1), tf.equal(smallest, largest)))
+
+
 def _maybe_convert(value, name, dtype):
     """Converts to a tensor of `dtype`, keeping variables as they are."""
     if value is None:
@@ -177,8 +202,11 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
             name: Python str, name prefixed to the ops created.
 
         Raises:
-            ValueError: if `num_levels` is out of range or the parameter
-                shapes disagree on `K` or `C`.
+            ValueError: if `num_levels` is out of range, the parameter
+                shapes disagree on `K` or `C`, or their batch shapes (all
+                axes before `K`) neither agree nor broadcast. Under
+                `validate_args`, a batch shape known only at run time is
+                checked by an assertion.
         """
         parameters = dict(locals())
         if (
@@ -256,6 +284,64 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
                     f"= [..., {expected[0]}, {expected[1]}]. "
                     f"Received: coefficients.shape={self._coefficients.shape}"
                 )
+        self._check_static_batch_shapes()
+
+    def _named_parameters(self):
+        """`(name, value)` of each parameter given (not None)."""
+        return [
+            (name, value)
+            for name, value in (
+                ("logits", self._logits),
+                ("locs", self._locs),
+                ("log_scales", self._log_scales),
+                ("coefficients", self._coefficients),
+            )
+            if value is not None
+        ]
+
+    def _check_static_batch_shapes(self):
+        # TFP would only find out when it first needs the batch shape, and
+        # an op then fails with an unnamed "Incompatible shapes".
+        batch_shape = tf.TensorShape([])
+        for name, value in self._named_parameters():
+            if value.shape.rank is None:
+                continue
+            try:
+                batch_shape = tf.broadcast_static_shape(
+                    batch_shape, value.shape[: -_EVENT_NDIMS[name]]
+                )
+            except ValueError:
+                raise ValueError(
+                    f"{_EXPECTED_BATCH_SHAPES}. Received: {self._describe_shapes()}"
+                ) from None
+
+    def _describe_shapes(self):
+        return ", ".join(
+            f"{name}.shape={value.shape} (batch shape {value.shape[: -_EVENT_NDIMS[name]]})"
+            if value.shape.rank is not None
+            else f"{name}.shape={value.shape}"
+            for name, value in self._named_parameters()
+        )
+
+    def _batch_shape_assertions(self):
+        """Where a batch shape is known only at run time: an assertion that
+        they broadcast, whose message shows every parameter's shape."""
+        parameters = self._named_parameters()
+        if all(value.shape.is_fully_defined() for _, value in parameters):
+            return []  # Checked at construction.
+        shapes = [
+            tf.shape(value)[: tf.rank(value) - _EVENT_NDIMS[name]]
+            for name, value in parameters
+        ]
+        details = []
+        for name, value in parameters:
+            details += [f"{name}.shape =", tf.shape(value)]
+        return [
+            tf.debugging.Assert(
+                _batch_shapes_broadcast(shapes),
+                [f"{_EXPECTED_BATCH_SHAPES}. Received:", *details],
+            )
+        ]
 
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None):
@@ -504,14 +590,9 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         if not self.validate_args:
             return []
         assertions = []
-        for name, value in (
-            ("logits", self._logits),
-            ("locs", self._locs),
-            ("log_scales", self._log_scales),
-            ("coefficients", self._coefficients),
-        ):
-            if value is None:
-                continue
+        if is_init or any(isinstance(value, tf.Variable) for _, value in self._named_parameters()):
+            assertions += self._batch_shape_assertions()
+        for name, value in self._named_parameters():
             if is_init != isinstance(value, tf.Variable):
                 assertions.append(
                     tf.debugging.assert_all_finite(

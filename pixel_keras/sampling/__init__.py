@@ -1,11 +1,14 @@
-"""Sampling: seeds and noise, the naive and sub-pixel loops, the entry
-points, and any model as a TFP distribution over whole images.
+"""Sampling: seeds and noise, the checks of its arguments, the naive and
+sub-pixel loops, the entry points, and any model as a TFP distribution over
+whole images.
 
 The loops know no model: a model hands them its layers through its
 `build_cached_loop()` (each family keeps its cached sampler beside it, in
 `pixel_keras/models/<family>/`) and the protocol in `sampler.py`.
 """
 
+from pixel_keras.sampling.arguments import known_mask_assertions
+from pixel_keras.sampling.arguments import temperature_assertions
 from pixel_keras.sampling.autoregressive_image import AutoregressiveImage
 from pixel_keras.sampling.noise import noise_per_image
 from pixel_keras.sampling.noise import per_image_seeds
@@ -22,8 +25,10 @@ __all__ = [
     "check_method",
     "complete",
     "draw",
+    "known_mask_assertions",
     "noise_per_image",
     "one_trace_per_loop",
     "per_image_seeds",
     "sample",
+    "temperature_assertions",
 ]

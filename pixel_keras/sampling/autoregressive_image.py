@@ -8,6 +8,7 @@ import tensorflow_probability as tfp
 
 from pixel_keras.conditioning import CONDITION
 from pixel_keras.pixel_values import pixel_value_assertions
+from pixel_keras.sampling import arguments
 from pixel_keras.sampling import sampler
 
 tfd = tfp.distributions
@@ -47,7 +48,8 @@ class AutoregressiveImage(tfd.Distribution):
         condition: the condition of a conditional model (int class labels,
             or float values of the model's `conditional_shape` with leading
             batch dimensions); None for an unconditional model.
-        temperature: positive float used by `sample` (not by `log_prob`).
+        temperature: a finite number > 0 (or a scalar tensor) used by
+            `sample` (not by `log_prob`).
         method: `"cached"` or `"naive"`, the sampler `sample` uses.
         validate_args: Python bool; when True, values passed to `log_prob`
             are checked (integer, in range) and so is the condition (labels
@@ -55,6 +57,11 @@ class AutoregressiveImage(tfd.Distribution):
         allow_nan_stats: Python bool, as for every TFP distribution.
         name: Python str, the name of the distribution.
         conditional_input: deprecated name of `condition`.
+
+    `sample(sample_shape)` follows TFP: `sample_shape` is a non-negative int
+    or a list of them, and one with a 0 (`0`, `[0, 2]`) gives an empty
+    sample of shape `sample_shape + batch_shape + event_shape`; a negative
+    or non-integer one is a `ValueError` naming `sample_shape`.
 
     Example:
 
@@ -91,10 +98,10 @@ class AutoregressiveImage(tfd.Distribution):
             parameters.pop(key)
         parameters["condition"] = condition
         sampler.check_method(method)
-        if isinstance(temperature, (int, float)) and not temperature > 0:
-            raise ValueError(
-                f"Expected a positive `temperature`. Received: temperature={temperature}"
-            )
+        # Checked when built rather than at the first `sample` (which checks
+        # it again: a variable may have changed). Kept as given, since TFP
+        # rebuilds the distribution from `parameters`.
+        arguments.check_temperature(temperature)
         self._model = model
         self._method = method
         self._temperature = temperature
@@ -187,6 +194,12 @@ class AutoregressiveImage(tfd.Distribution):
         leading = tf.broadcast_dynamic_shape(
             tf.shape(images)[:-3], self.batch_shape_tensor()
         )
+        if images.shape.rank is not None and self.batch_shape.rank is not None:
+            static = tf.broadcast_static_shape(images.shape[:-3], self.batch_shape)
+            if static.num_elements() == 0:
+                # No image to score (an empty sample); the network would run
+                # on a batch of none, which some of its layers refuse.
+                return tf.zeros(static, tf.float32)
         event = tf.constant(self._model.image_shape, tf.int32)
         images = tf.broadcast_to(images, tf.concat([leading, event], axis=0))
         images = tf.reshape(images, tf.concat([[-1], event], axis=0))
@@ -200,6 +213,20 @@ class AutoregressiveImage(tfd.Distribution):
         if not isinstance(value, (tf.Tensor, tf.Variable)):
             value = tf.convert_to_tensor(np.asarray(value))
         return super().log_prob(value, name=name, **kwargs)
+
+    def sample(self, sample_shape=(), seed=None, name="sample", **kwargs):
+        # TFP casts `sample_shape` to int32 (2.5 becomes 2) and fails on a
+        # negative one deep inside a `Fill`: check it first.
+        return super().sample(
+            arguments.check_sample_shape(sample_shape), seed=seed, name=name, **kwargs
+        )
+
+    def experimental_sample_and_log_prob(
+        self, sample_shape=(), seed=None, name="sample_and_log_prob", **kwargs
+    ):
+        return super().experimental_sample_and_log_prob(
+            arguments.check_sample_shape(sample_shape), seed=seed, name=name, **kwargs
+        )
 
     def _sample_control_dependencies(self, x):
         x = tf.convert_to_tensor(x)
@@ -221,6 +248,13 @@ class AutoregressiveImage(tfd.Distribution):
         seed = tfp.random.sanitize_seed(seed)
         batch_shape = self.batch_shape_tensor()
         leading = tf.concat([[n], batch_shape], axis=0)
+        batch_sizes = self.batch_shape.as_list() if self.batch_shape.rank is not None else []
+        if tf.get_static_value(n) == 0 or 0 in batch_sizes:
+            # No image to draw: the loops take at least one.
+            return tf.zeros(
+                tf.concat([leading, tf.constant(self._model.image_shape, tf.int32)], 0),
+                tf.int32,
+            )
         total = tf.reduce_prod(leading)
         shape = tf.concat([[total], tf.constant(self._model.image_shape, tf.int32)], 0)
         images = sampler.draw(
@@ -229,7 +263,7 @@ class AutoregressiveImage(tfd.Distribution):
             tf.zeros(shape[:3], tf.bool),
             tf.random.experimental.stateless_split(seed, total),
             self._flat_condition(leading),
-            tf.fill([total], tf.cast(self._temperature, tf.float32)),
+            tf.fill([total], arguments.check_temperature(self._temperature)),
             self._method,
             teacher_forced_rows=False,
         )

@@ -37,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from pixel_keras.pixel_values import check_pixel_values
+from pixel_keras.sampling import arguments
 from pixel_keras.sampling import naive
 from pixel_keras.sampling.noise import noise_per_image
 from pixel_keras.sampling.noise import per_image_seeds
@@ -152,27 +153,6 @@ def check_method(method):
     return method
 
 
-def _check_temperature(temperature, num):
-    """A positive scalar, or one per image: float32 `[num]`."""
-    if isinstance(temperature, (int, float)) and not temperature > 0:
-        raise ValueError(
-            f"Expected a positive `temperature`. Received: temperature={temperature}"
-        )
-    temperature = tf.cast(temperature, tf.float32)
-    if temperature.shape.rank not in (0, 1) or (
-        temperature.shape.rank == 1 and temperature.shape[0] not in (None, num)
-    ):
-        raise ValueError(
-            f"Expected `temperature` to be a scalar or of shape ({num},). "
-            f"Received: temperature.shape={tuple(temperature.shape)}"
-        )
-    if tf.executing_eagerly() and not bool(tf.reduce_all(temperature > 0)):
-        raise ValueError(
-            f"Expected a positive `temperature`. Received: {temperature.numpy()}"
-        )
-    return tf.broadcast_to(temperature, [num])
-
-
 def sample(
     model,
     num,
@@ -193,8 +173,8 @@ def sample(
         condition: the model's condition for each image (int class labels
             `(num,)`, or values `(num, *conditional_shape)`), or None for an
             unconditional model.
-        temperature: positive float, or float `(num,)` (one per image),
-            passed to `model.output_distribution`.
+        temperature: a finite number > 0, or `(num,)` of them (one per
+            image), passed to `model.output_distribution`.
         method: `"cached"` (the default: each step computes only what the
             new pixel changes) or `"naive"` (the whole network per pixel;
             the reference). Both give the same images for the same seeds.
@@ -207,6 +187,11 @@ def sample(
     Returns:
         uint8 `(num, height, width, channels)` images (int32 above 256
         levels).
+
+    Raises:
+        ValueError: before any sampling work, for a bad argument (`num`,
+            `seed`, `condition`, `temperature`, `method`, `jit_compile`),
+            naming it, what was received and what was expected.
     """
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
         raise ValueError(f"Expected `num` to be a positive int. Received: num={num!r}")
@@ -237,16 +222,22 @@ def complete(
         model: a pixel_keras model.
         images: `(batch, height, width, channels)` integer-valued images in
             `[0, num_levels - 1]` (the values of unknown pixels are ignored).
-        known_mask: bool or 0/1 `(batch, height, width)`, True where known.
+        known_mask: `(batch, height, width)`, True (or 1) where a pixel is
+            known: bool, or integers that are all 0 or 1 (not floats).
         seed: int, int `[2]`, or int `[batch, 2]` per-image seeds.
         condition: as for `sample`, one per image.
-        temperature: positive float.
+        temperature: as for `sample`, one per image.
         method: `"cached"` or `"naive"`, as for `sample`.
         labels: deprecated name of `condition`.
         jit_compile: as for `sample`.
 
     Returns:
         images of the same shape, of `model.sample_dtype`.
+
+    Raises:
+        ValueError: before any sampling work, for a bad argument (`images`,
+            `known_mask`, and those of `sample`), naming it, what was
+            received and what was expected.
     """
     images = tf.convert_to_tensor(images)
     expected = tuple(model.image_shape)
@@ -255,20 +246,7 @@ def complete(
             f"Expected `images` of shape (batch, {', '.join(map(str, expected))}). "
             f"Received: images.shape={tuple(images.shape)}"
         )
-    known_mask = tf.convert_to_tensor(known_mask)
-    if tuple(known_mask.shape) != tuple(images.shape[:3]):
-        raise ValueError(
-            f"Expected `known_mask` of shape {tuple(images.shape[:3])} "
-            "(batch, height, width), matching `images`. "
-            f"Received: known_mask.shape={tuple(known_mask.shape)}"
-        )
-    if known_mask.dtype != tf.bool:
-        if not (known_mask.dtype.is_integer or known_mask.dtype.is_floating):
-            raise ValueError(
-                "Expected a bool or 0/1 `known_mask`. "
-                f"Received: dtype {known_mask.dtype.name}"
-            )
-        known_mask = tf.not_equal(known_mask, 0)
+    known_mask = arguments.check_known_mask(known_mask, images.shape[:3])
     images = tf.cast(check_pixel_values(images, model.num_levels, "images"), tf.float32)
     condition = model.condition_spec.resolve(condition, labels)
     return _run(
@@ -291,7 +269,7 @@ def _run(
     jit_compile = _resolve_jit_compile(model, method, jit_compile)
     num = images.shape[0]
     condition = model.condition_spec.check(condition, batch=num)
-    temperature = _check_temperature(temperature, num)
+    temperature = arguments.check_temperature(temperature, num)
     seeds = per_image_seeds(seed, num)
     return draw(
         model,
@@ -329,7 +307,8 @@ def draw(
         seeds: int32 `(batch, 2)`, one stateless seed per image.
         condition: the model's condition, checked (int32 labels `(batch,)`,
             float32 `(batch, *conditional_shape)`), or None.
-        temperature: float32 `(batch,)`.
+        temperature: float32 `(batch,)`, finite and > 0 (asserted in a
+            graph).
         method: `"cached"` or `"naive"`.
         jit_compile: whether the cached loop is the model's XLA-compiled one
             (False in an export: TF Serving runs no XLA by default). Called
@@ -342,6 +321,12 @@ def draw(
     Returns:
         Images of `model.sample_dtype`.
     """
+    # The entry points checked it; a graph's caller (an exported signature)
+    # may not have: an infinite temperature would draw all-zero images.
+    checks = arguments.temperature_assertions(temperature)
+    if checks:
+        with tf.control_dependencies(checks):
+            temperature = tf.identity(temperature)
     noise = noise_per_image(model, seeds)
     loop = _loop(model, check_method(method), jit_compile, teacher_forced_rows)
     one_at_a_time = jit_compile and tf.executing_eagerly()

@@ -112,3 +112,70 @@ def test_validate_args_rejects_non_finite_parameters():
     with pytest.raises(tf.errors.InvalidArgumentError, match="locs"):
         DiscretizedLogisticMixture(**params, validate_args=True)
     DiscretizedLogisticMixture(**params)  # no check without validate_args
+
+
+# --------------------------------------------------------------------------
+# Batch shapes: all axes before K (`logits` [..., K], the others [..., K, *]).
+# --------------------------------------------------------------------------
+
+
+def batch_params(logits_batch, other_batch, k=5, c=3):
+    return dict(
+        logits=tf.zeros([*logits_batch, k]),
+        locs=tf.zeros([*other_batch, k, c]),
+        log_scales=tf.zeros([*other_batch, k, c]),
+        coefficients=tf.zeros([*other_batch, k, c * (c - 1) // 2]),
+    )
+
+
+def test_batch_shapes_that_disagree_raise_at_construction():
+    # K (5) and C (3) agree; the batch shapes [3] and [2] do not broadcast.
+    with pytest.raises(
+        ValueError,
+        match=r"Expected the parameters' batch shapes \(the axes before K of `logits` "
+        r"\[\.\.\., K\], and before K of `locs`, `log_scales` and `coefficients` "
+        r"\[\.\.\., K, C\]\) to be equal or to broadcast against each other\. "
+        r"Received: logits\.shape=\(3, 5\) \(batch shape \(3,\)\), "
+        r"locs\.shape=\(2, 5, 3\) \(batch shape \(2,\)\), "
+        r"log_scales\.shape=\(2, 5, 3\) \(batch shape \(2,\)\), "
+        r"coefficients\.shape=\(2, 5, 3\) \(batch shape \(2,\)\)",
+    ):
+        DiscretizedLogisticMixture(**batch_params([3], [2]))
+    params = batch_params([2, 4], [2, 4])
+    params["log_scales"] = tf.zeros([2, 3, 5, 3])
+    with pytest.raises(ValueError, match=r"log_scales\.shape=\(2, 3, 5, 3\)"):
+        DiscretizedLogisticMixture(**params)
+
+
+@pytest.mark.parametrize(
+    "logits_batch, other_batch, batch_shape",
+    [([2], [2], [2]), ([1], [2], [2]), ([], [2, 4], [2, 4]), ([3, 1], [4], [3, 4])],
+)
+def test_batch_shapes_that_broadcast_are_accepted(logits_batch, other_batch, batch_shape):
+    dist = DiscretizedLogisticMixture(**batch_params(logits_batch, other_batch))
+    assert dist.batch_shape == batch_shape
+    assert dist.log_prob(tf.zeros([3])).shape == batch_shape
+
+
+@pytest.mark.parametrize("validate_args", [False, True])
+def test_batch_shapes_known_at_run_time_are_asserted_under_validate_args(validate_args):
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, 5]), tf.TensorSpec([None, 5, 3])]
+    )
+    def log_prob(logits, locs):
+        dist = DiscretizedLogisticMixture(
+            logits, locs, locs, locs, validate_args=validate_args
+        )
+        return dist.log_prob(tf.zeros([3]))
+
+    assert log_prob(tf.zeros([1, 5]), tf.zeros([2, 5, 3])).shape == (2,)
+    # With validate_args the assertion names the parameters and their shapes;
+    # without, an op fails later (TFP's way: run-time checks only when asked).
+    match = (
+        r"batch shapes .* to be equal or to broadcast against each other\. Received:\] "
+        r"\[logits\.shape =\] \[3 5\] \[locs\.shape =\] \[2 5 3\]"
+        if validate_args
+        else None
+    )
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        log_prob(tf.zeros([3, 5]), tf.zeros([2, 5, 3]))
