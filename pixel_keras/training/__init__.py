@@ -1,8 +1,8 @@
 """Training: optimizers, EMA weights, checkpoints, the fit/eval loop, and
 `tf.distribute` strategies.
 
-- `optimizers.py`: the papers' optimizers (`make_optimizer`).
-- `fused_adam.py`: Keras' Adam with one fused kernel per variable.
+- the papers' optimizers (`make_optimizer`, `FusedAdam`), re-exported from
+  `pixel_keras.optimizers`.
 - `ema.py`: EMA (Polyak) weights in and out of a model (`ema_weights`).
 - `checkpointing.py`: finding, loading and atomically saving checkpoints.
 - `loop.py`: input pipelines, weight-norm init, `train`, `evaluate`.
@@ -10,6 +10,11 @@
 - `multi_worker.py`: the training loop under `MultiWorkerMirroredStrategy`.
 """
 
+from pixel_keras.optimizers import FusedAdam
+from pixel_keras.optimizers import OPTIMIZERS
+from pixel_keras.optimizers import base_optimizer
+from pixel_keras.optimizers import make_optimizer
+from pixel_keras.optimizers import optimizer_name
 from pixel_keras.training import distribute
 from pixel_keras.training import multi_worker
 from pixel_keras.training.checkpointing import BACKUP_DIR
@@ -20,7 +25,6 @@ from pixel_keras.training.checkpointing import checkpoints
 from pixel_keras.training.checkpointing import has_backup
 from pixel_keras.training.checkpointing import latest_checkpoint
 from pixel_keras.training.checkpointing import load_checkpoint
-from pixel_keras.training.fused_adam import FusedAdam
 from pixel_keras.training.ema import ValidateWithEMAWeights
 from pixel_keras.training.ema import ema_weights
 from pixel_keras.training.ema import use_ema_weights
@@ -30,10 +34,6 @@ from pixel_keras.training.loop import initialize_weight_norm
 from pixel_keras.training.loop import input_pipelines
 from pixel_keras.training.loop import model_inputs
 from pixel_keras.training.loop import train
-from pixel_keras.training.optimizers import OPTIMIZERS
-from pixel_keras.training.optimizers import base_optimizer
-from pixel_keras.training.optimizers import make_optimizer
-from pixel_keras.training.optimizers import optimizer_name
 
 __all__ = [
     "AtomicModelCheckpoint",

@@ -67,3 +67,37 @@ def test_compile_under_a_strategy_mirrors_the_optimizer_variables():
         isinstance(v.value, tf.distribute.DistributedValues)
         for v in model.optimizer.variables
     )
+
+
+def test_compile_with_no_optimizer_takes_the_familys_recipe():
+    from pixel_keras import recipes
+    from tests import helpers
+
+    for family, model in [
+        ("pixel_cnn_pp", helpers.tiny_pixel_cnn_pp()),
+        ("pixel_cnn", helpers.tiny_pixel_cnn()),
+        ("diagonal_bilstm", helpers.tiny_pixel_rnn("diagonal_bilstm")),
+    ]:
+        recipe = recipes.get(f"{family}/digits")
+        model.compile()
+        optimizer = model.optimizer
+        assert optimizer.use_ema == (recipe["ema_momentum"] is not None), family
+        if recipe["ema_momentum"] is not None:
+            assert optimizer.ema_momentum == recipe["ema_momentum"]
+        schedule = optimizer._learning_rate
+        assert schedule.initial_learning_rate == recipe["learning_rate"], family
+        assert schedule.decay_rate == recipe["lr_decay"], family
+        assert type(optimizer).__name__.lower().endswith(recipe["optimizer"]), family
+
+
+def test_fit_after_a_bare_compile_leaves_the_ema_weights_in_the_model():
+    from tests import helpers
+
+    helpers.set_random_seed(0)
+    model = helpers.tiny_pixel_cnn_pp(dropout=0.0)
+    model.compile()
+    history = model.fit(helpers.digits(limit=32), batch_size=8, epochs=2, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    averages = helpers.optimizer_averages(model)
+    for weight, average in zip(model.trainable_variables, averages):
+        np.testing.assert_array_equal(weight.numpy(), average)

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from pixel_keras import training
-from pixel_keras.training.fused_adam import FusedAdam
+from pixel_keras.optimizers.fused_adam import FusedAdam
 from tests import helpers
 
 
@@ -80,7 +80,7 @@ def test_make_optimizer_gives_fused_adam_with_ema_and_decay_that_round_trips(tmp
 
 
 def test_variables_of_a_mirrored_strategy_take_keras_update():
-    from pixel_keras.training.fused_adam import _plain_variable
+    from pixel_keras.optimizers.fused_adam import _plain_variable
 
     assert _plain_variable(tf.Variable(1.0)) is not None
     devices = tf.config.list_logical_devices("CPU")

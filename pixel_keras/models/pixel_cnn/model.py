@@ -70,6 +70,7 @@ class PixelCNN(categorical.CategoricalPixelModel):
     """
 
     presets = PIXEL_CNN_PRESETS
+    recipe_family = "pixel_cnn"
     config_keys = (
         "image_shape",
         "num_levels",

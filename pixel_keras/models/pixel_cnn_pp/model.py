@@ -99,6 +99,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
     """
 
     presets = PIXEL_CNN_PP_PRESETS
+    recipe_family = "pixel_cnn_pp"
     config_keys = (
         "image_shape",
         "num_levels",

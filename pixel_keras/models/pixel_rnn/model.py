@@ -81,6 +81,11 @@ class PixelRNN(categorical.CategoricalPixelModel):
     """
 
     presets = PIXEL_RNN_PRESETS
+    @property
+    def recipe_family(self):
+        """`"row_lstm"` or `"diagonal_bilstm"`, as the recipes name them."""
+        return self.kind
+
     config_keys = (
         "image_shape",
         "num_levels",
