@@ -2,6 +2,8 @@
 presets and its cached sampler side by side)."""
 
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
+from pixel_keras.models.gated_pixel_cnn import GATED_PIXEL_CNN_PRESETS
+from pixel_keras.models.gated_pixel_cnn import GatedPixelCNN
 from pixel_keras.models.pixel_cnn import PIXEL_CNN_PRESETS
 from pixel_keras.models.pixel_cnn import PixelCNN
 from pixel_keras.models.pixel_cnn_pp import PIXEL_CNN_PP_PRESETS
@@ -11,6 +13,8 @@ from pixel_keras.models.pixel_rnn import PixelRNN
 
 __all__ = [
     "AutoregressiveImageModel",
+    "GATED_PIXEL_CNN_PRESETS",
+    "GatedPixelCNN",
     "PIXEL_CNN_PP_PRESETS",
     "PIXEL_CNN_PRESETS",
     "PIXEL_RNN_PRESETS",
