@@ -64,6 +64,7 @@ import weakref
 import tensorflow as tf
 
 from pixel_keras.distributions import pixel_categorical
+from pixel_keras.sampling import choice
 from pixel_keras.sampling import known_pixels
 
 # The traced teacher-forcing loops of each model, by network class.
@@ -266,18 +267,25 @@ def build_loop(
         A `tf.function` `loop(images, known, condition, noise,
         temperature)` with the signature and semantics of the naive
         sub-pixel loop of `pixel_keras.sampling`: the images (and the logits
-        if asked).
+        if asked). Built inside `choice.choosing(choose)`, each sub-pixel's
+        value is `choose`'s, given its pmf (the softmax of its logits),
+        instead of a draw (`chooses_values` is then True).
     """
     height, width, channels = model.image_shape
     num_levels = model.num_levels
+    choose = choice.current()
 
-    def draw(logits, temperature, uniform, known, given):
-        """One sub-pixel as the naive loop draws it, or its given value."""
+    def draw(logits, temperature, uniform, known, given, position):
+        """One sub-pixel as the naive loop draws it (or as the hook
+        chooses it), or its given value."""
         if num_levels == 2:
             logits = tf.concat([tf.zeros_like(logits), logits], -1)
-        value = pixel_categorical.categorical_from_uniforms(
-            logits / temperature, uniform, scan_in_blocks=jit_compile
-        )
+        if choose is not None:
+            value = choose(tf.nn.softmax(logits, axis=-1), *position)
+        else:
+            value = pixel_categorical.categorical_from_uniforms(
+                logits / temperature, uniform, scan_in_blocks=jit_compile
+            )
         return tf.where(known, given, value), logits
 
     # Its control flow is explicit (`tf.while_loop`, `tf.cond`): autograph
@@ -336,6 +344,7 @@ def build_loop(
                         inputs[channels + channel],
                         row_known[col],
                         inputs[channel],
+                        (row, col, channel),
                     )
                     drawn.append(value)
                     all_logits.append(logits)
@@ -447,6 +456,7 @@ def build_loop(
         # (H, W, B, C, L) to (B, H, W, C, L).
         return images, tf.transpose(loop_vars[4].stack(), [2, 0, 1, 3, 4])
 
+    loop.chooses_values = choose is not None
     return loop
 
 

@@ -55,6 +55,7 @@ from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_ABOVE
 from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_LEFT
 from pixel_keras.models.pixel_cnn_pp.layer_names import block_layer
 from pixel_keras.models.pixel_cnn_pp.layer_names import stride_layer
+from pixel_keras.sampling import choice
 from pixel_keras.sampling import known_pixels
 
 
@@ -155,9 +156,13 @@ def build_loop(model, jit_compile=False, teacher_forced_rows=True):
     Returns:
         A `tf.function` `loop(images, known, condition, component_noise,
         channel_noise, temperature)` to uint8 images: the signature and the
-        draws of the naive per-pixel loop.
+        draws of the naive per-pixel loop. Built inside
+        `choice.choosing(choose)`, each sub-pixel's value is `choose`'s,
+        given its conditional pmf (`channel_pmf`), instead of a draw
+        (`chooses_values` is then True).
     """
     network = _CachedNetwork(model, xla=bool(jit_compile))
+    choose = choice.current()
 
     # Its control flow is explicit (`tf.while_loop`, `tf.cond`): autograph
     # would only wrap every call, and doubled the loop's tracing time.
@@ -171,9 +176,61 @@ def build_loop(model, jit_compile=False, teacher_forced_rows=True):
             channel_noise,
             temperature,
             teacher_forced_rows,
+            choose,
         )
 
+    loop.chooses_values = choose is not None
     return loop
+
+
+def channel_pmf(distribution, channel, earlier):
+    """The pmf of one channel of a pixel given its earlier channels.
+
+    With `x_<c` the values of the earlier channels and `j` each value of
+    channel `c`, the mixture's conditional is
+
+    ```none
+    p(j | x_<c) = sum_k pi_k p_k(x_<c) p_k(j | x_<c) / p(x_<c),
+    ```
+
+    that is, the marginal of the first `c + 1` channels (a mixture of the
+    same components over those channels: the first `c (c + 1) / 2`
+    coefficients are theirs) at `(x_<c, j)`, normalized over `j`. It is
+    computed as a softmax of that marginal's `log_prob` over every `j`, so
+    the components are reweighted by how well they explain `x_<c` exactly
+    as the mixture's own likelihood does. A value far in the tails may get
+    probability 0 in float32; an entropy coder must still give it a code.
+
+    Args:
+        distribution: a `DiscretizedLogisticMixture` of batch shape
+            `(batch,)` (one pixel of every image).
+        channel: Python int `c`.
+        earlier: float32 `(batch, c)` values of the earlier channels.
+
+    Returns:
+        float32 `(batch, num_levels)`.
+    """
+    levels = distribution.num_levels
+    coefficients = distribution.coefficients
+    if coefficients is not None and channel > 0:
+        coefficients = coefficients[..., : channel * (channel + 1) // 2]
+    else:
+        coefficients = None
+    marginal = type(distribution)(
+        logits=distribution.logits,
+        locs=distribution.locs[..., : channel + 1],
+        log_scales=distribution.log_scales[..., : channel + 1],
+        coefficients=coefficients,
+        num_levels=levels,
+    )
+    # Every candidate value (levels, batch, 1) after the earlier ones.
+    batch = tf.shape(earlier)[0]
+    candidates = tf.tile(
+        tf.range(levels, dtype=tf.float32)[:, tf.newaxis, tf.newaxis], [1, batch, 1]
+    )
+    earlier = tf.tile(earlier[tf.newaxis], [levels, 1, 1])
+    log_joint = marginal.log_prob(tf.concat([earlier, candidates], -1))
+    return tf.nn.softmax(tf.transpose(log_joint), axis=-1)
 
 
 def outputs(model, images, condition=None, by_rows=True):
@@ -816,8 +873,10 @@ class _CachedNetwork:
         channel_noise,
         temperature,
         teacher_forced_rows=True,
+        choose=None,
     ):
-        """Draws the unknown pixels of `images`; see `build_loop`."""
+        """Draws the unknown pixels of `images` (or has `choose` choose
+        them, channel by channel, from their pmfs); see `build_loop`."""
 
         def draw(row, col, params):
             distribution = self.model.output_distribution(params, temperature)
@@ -825,6 +884,21 @@ class _CachedNetwork:
                 _at(_at(component_noise, 1, row), 1, col),
                 _at(_at(channel_noise, 1, row), 1, col),
             )
+
+        def chosen(row, col, params):
+            distribution = self.model.output_distribution(params)
+            values = []
+            for channel in range(self.channels):
+                if values:
+                    earlier = tf.stack(values, -1)
+                else:
+                    earlier = tf.zeros([tf.shape(params)[0], 0])
+                pmf = channel_pmf(distribution, channel, earlier)
+                values.append(choose(pmf, row, col, channel))
+            return tf.stack(values, -1)
+
+        if choose is not None:
+            draw = chosen
 
         images, _ = self._run(images, known, condition, draw, teacher_forced_rows)
         return tf.cast(images, self.model.sample_dtype)
