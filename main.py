@@ -13,30 +13,12 @@ Everything a run writes goes to --workdir: checkpoints/, logs/ (TensorBoard),
 samples.png, metrics.json, and for `eval` nll_heatmap.png and
 eval_metrics.json (written over only with --overwrite); `export` writes a
 TF Serving model version to --export_dir/<model_name>/<version>/.
+
+The same command line, installed (`pip install .`), is `pixel-keras`
+(pixel_keras/cli/main.py).
 """
 
-import os
-
-from absl import app
-
-from cli import flags
-
-COMMANDS = ("train", "eval", "sample", "complete", "export")
-
-
-def main(argv):
-    if len(argv) > 2 or (len(argv) == 2 and argv[1] not in COMMANDS):
-        raise app.UsageError(
-            f"Expected one command out of {', '.join(COMMANDS)} (default train). "
-            f"Received: {' '.join(argv[1:])}"
-        )
-    # Imported once the flags are parsed, so that `--help` and flag errors
-    # answer without loading TensorFlow.
-    from cli import commands
-
-    commands.run(argv[1] if len(argv) == 2 else "train", flags.FLAGS)
-
+from pixel_keras.cli.main import run
 
 if __name__ == "__main__":
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    app.run(main)
+    run()

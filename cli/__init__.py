@@ -1,8 +1,12 @@
-"""The command line of pixel_keras (`main.py`): an application of the
-library, kept outside it.
+"""Deprecated: the command line moved to `pixel_keras.cli` (installed, with
+the `pixel-keras` console script). This alias, kept for one release, works
+from a checkout only."""
 
-- `flags.py`: the flags.
-- `config.py`: a run's settings, the recipe's replaced by the flags given.
-- `registry.py`: the models `--model` names, built from the flags.
-- `commands.py`: train, eval, sample, complete and export.
-"""
+import warnings
+
+warnings.warn(
+    "`cli` is deprecated; import `pixel_keras.cli` (e.g. "
+    "`from pixel_keras.cli import commands`).",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -8,9 +8,10 @@ that `pixel_keras.recipes` (plain data) can be read without TensorFlow.
 
 import importlib
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _SUBPACKAGES = (
+    "cli",
     "conditioning",
     "data",
     "distributions",
@@ -19,6 +20,7 @@ _SUBPACKAGES = (
     "models",
     "recipes",
     "sampling",
+    "serving",
     "training",
 )
 

@@ -129,6 +129,9 @@ RECIPES = {
         **_PIXEL_RNN_PAPER_BINARIZED_MNIST,
     },
     "diagonal_bilstm/digits": {"model": "diagonal_bilstm", **_DIGITS_TRAINING},
+    # The Gated PixelCNN paper gives no optimizer; the digits get the same
+    # Adam as the other families.
+    "gated_pixel_cnn/digits": {"model": "gated_pixel_cnn", **_DIGITS_TRAINING},
 }
 
 

@@ -5,7 +5,9 @@ The conditioning input is `condition` everywhere; `labels=` (model and
 sampling calls, weight-norm init), `conditional_input=` (the distribution
 over images) and `{"images", "labels"}` model inputs are its old names.
 Dataset elements keep their `"labels"` key: they are data, and mapping them
-to a model's inputs warns about nothing. Modules that moved keep an alias.
+to a model's inputs warns about nothing. Modules that moved keep an alias:
+in the package, and from a checkout the command line (`cli`, now
+`pixel_keras.cli`) and the export (`export`, now `pixel_keras.serving`).
 """
 
 import importlib
@@ -184,13 +186,69 @@ def test_distributions_autoregressive_image_alias():
             "pixel_keras.training.multi_worker",
             ["fit_multi_worker", "is_chief", "task_index", "fingerprint"],
         ),
+        # The command line and the export, moved into the package in 0.3.
+        ("cli.commands", "pixel_keras.cli.commands", ["run", "train", "export"]),
+        ("cli.config", "pixel_keras.cli.config", ["resolve", "RECIPE_FLAGS"]),
+        ("cli.flags", "pixel_keras.cli.flags", ["FLAGS"]),
+        ("cli.registry", "pixel_keras.cli.registry", ["MODELS", "build_model"]),
+        ("cli.figures", "pixel_keras.cli.figures", ["nll_figure", "completion_figure"]),
+        ("export.saved_model", "pixel_keras.serving.saved_model", ["export_model"]),
+        (
+            "export.signatures",
+            "pixel_keras.serving.signatures",
+            ["serving_functions", "SIGNATURE_NAMES", "LEGACY_LABEL_NAME"],
+        ),
+        (
+            "export.warmup",
+            "pixel_keras.serving.warmup",
+            ["WARMUP_FILE", "example_requests", "write_warmup_requests"],
+        ),
     ],
 )
 def test_moved_module_aliases(old, new, names, monkeypatch):
     # A fresh import: the module warns when it is imported.
     monkeypatch.delitem(sys.modules, old, raising=False)
-    with pytest.warns(DeprecationWarning, match=f"`{old}` is deprecated"):
+    with pytest.warns(DeprecationWarning, match=f"`{old}` is deprecated") as info:
         alias = importlib.import_module(old)
+    assert any(f"`{new}`" in str(w.message) for w in info.list)
     moved = importlib.import_module(new)
     for name in names:
         assert getattr(alias, name) is getattr(moved, name), name
+
+
+def test_cli_package_alias(monkeypatch):
+    monkeypatch.delitem(sys.modules, "cli", raising=False)
+    monkeypatch.delitem(sys.modules, "cli.commands", raising=False)
+    with pytest.warns(DeprecationWarning, match="`cli` is deprecated; import `pixel_keras.cli`"):
+        import cli  # noqa: F401
+    with pytest.warns(DeprecationWarning, match="`pixel_keras.cli.commands`"):
+        from cli import commands
+    from pixel_keras.cli import commands as moved
+
+    assert commands.run is moved.run and commands.train is moved.train
+
+
+@pytest.mark.parametrize(
+    "name", ["export_model", "serving_functions", "SIGNATURE_NAMES", "LEGACY_LABEL_NAME",
+             "WARMUP_FILE"],
+)
+def test_export_package_names(name):
+    import export
+    from pixel_keras import serving
+
+    with pytest.warns(DeprecationWarning, match=f"`pixel_keras.serving.{name}`"):
+        alias = getattr(export, name)
+    assert alias is getattr(serving, name)
+    with pytest.warns(DeprecationWarning, match=f"`export.{name}` is deprecated"):
+        exec(f"from export import {name}", {})
+    with pytest.raises(AttributeError, match="no_such_name"):
+        export.no_such_name
+
+
+def test_export_client_warns_about_nothing(monkeypatch):
+    for name in ("export", "export.client"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        from export import client
+    assert client.sample_request([[1, 2]]).signature_name == "serving_default"

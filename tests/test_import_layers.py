@@ -1,8 +1,10 @@
 """The import contracts of pyproject.toml hold (import-linter).
 
 Imports flow one way (layers -> distributions -> sampling -> models ->
-training / data -> export -> command line), the model families do not
-import one another, and the sampling loops import no model.
+training / data -> serving -> command line, and nothing installed imports
+the checkout's `cli` and `export`), the model families do not import one
+another, the sampling loops import no model, and the TF Serving client
+(export/client.py) imports no pixel_keras.
 """
 
 import os

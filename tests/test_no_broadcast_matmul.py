@@ -26,7 +26,6 @@ import textwrap
 import pytest
 import tensorflow as tf
 
-from export import serving_functions
 from pixel_keras import sampling
 from pixel_keras.models.pixel_cnn import cached_sampler as cached_pixel_cnn
 from pixel_keras.models.pixel_cnn_pp import cached_sampler as cached_pixel_cnn_pp
@@ -35,6 +34,7 @@ from pixel_keras.models.pixel_rnn import row_lstm_sampler as cached_row_lstm
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelCNNPlusPlus
 from pixel_keras.models import PixelRNN
+from pixel_keras.serving import serving_functions
 from pixel_keras.training import make_optimizer
 from tests import helpers
 

@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cli import commands
 from pixel_keras import data
 from pixel_keras import training
+from pixel_keras.cli import commands
 from pixel_keras.distributions import DiscretizedLogisticMixture
 from pixel_keras.models import PixelCNN
 from pixel_keras.pixel_values import check_pixel_values

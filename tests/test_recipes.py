@@ -5,9 +5,9 @@ import keras
 import numpy as np
 import pytest
 
-from cli import registry
 from pixel_keras import recipes
 from pixel_keras import training
+from pixel_keras.cli import registry
 
 
 @pytest.mark.parametrize("name", sorted(recipes.RECIPES))

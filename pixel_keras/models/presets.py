@@ -3,6 +3,7 @@ plain data, beside the model: `models/<family>/presets.py`)."""
 
 import copy
 
+from pixel_keras.models.gated_pixel_cnn.presets import GATED_PIXEL_CNN_PRESETS
 from pixel_keras.models.pixel_cnn.presets import PIXEL_CNN_PRESETS
 from pixel_keras.models.pixel_cnn_pp.presets import PIXEL_CNN_PP_PRESETS
 from pixel_keras.models.pixel_rnn.presets import PIXEL_RNN_PRESETS
@@ -12,6 +13,7 @@ PRESETS = {
     "pixel_cnn_pp": PIXEL_CNN_PP_PRESETS,
     "pixel_cnn": PIXEL_CNN_PRESETS,
     "pixel_rnn": PIXEL_RNN_PRESETS,
+    "gated_pixel_cnn": GATED_PIXEL_CNN_PRESETS,
 }
 
 
@@ -20,7 +22,7 @@ def preset_config(family, name, **overrides):
 
     Args:
         family: a key of `PRESETS` (`"pixel_cnn_pp"`, `"pixel_cnn"`,
-            `"pixel_rnn"`).
+            `"pixel_rnn"`, `"gated_pixel_cnn"`).
         name: a preset name of that family.
         **overrides: arguments that replace the preset's values.
 

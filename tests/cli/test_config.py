@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from cli import commands
+from pixel_keras.cli import commands
 from tests import helpers
 
 

@@ -11,8 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from cli import commands
 from pixel_keras import training
+from pixel_keras.cli import commands
 from tests import helpers
 
 

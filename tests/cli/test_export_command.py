@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cli import commands
 from pixel_keras import data
 from pixel_keras import training
+from pixel_keras.cli import commands
 from tests import helpers
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cli import commands
-from cli import figures
 from pixel_keras import data
 from pixel_keras import images as images_lib
 from pixel_keras import training
+from pixel_keras.cli import commands
+from pixel_keras.cli import figures
 from tests import helpers
 
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cli import commands
-from cli.config import resolve
+from pixel_keras.cli import commands
+from pixel_keras.cli.config import resolve
 from tests import helpers
 
 COMMANDS = ("train", "eval", "sample", "complete", "export")

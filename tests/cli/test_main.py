@@ -1,5 +1,6 @@
-"""`main.py` run as a program: it trains, and bad commands and flags fail
-with a clear message."""
+"""`main.py` and the `pixel-keras` console script run as programs: they
+train, list the commands, and bad commands and flags fail with a clear
+message."""
 
 import os
 import subprocess
@@ -58,3 +59,22 @@ def test_main_py_refuses_a_dataset_of_images_scaled_to_unit(tmp_path):
     assert run.returncode == 2, run.stderr[-2000:]
     assert "dtype float32, expected uint8" in run.stderr
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_console_script_help_lists_the_commands(tmp_path):
+    # What the `pixel-keras` script pip writes runs: `run()` from a
+    # `__main__` without a docstring, outside the checkout.
+    script = "import sys; from pixel_keras.cli.main import run; sys.argv[0] = 'pixel-keras'; run()"
+    run = subprocess.run(
+        [sys.executable, "-c", script, "--help"], cwd=tmp_path, env=ENV,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert run.returncode == 1, run.stderr[-2000:]  # absl's --help exits 1
+    for command in ("train", "eval", "sample", "complete", "export"):
+        assert f"pixel-keras {command}" in run.stdout, run.stdout
+    assert "--helpfull" in run.stdout
+    bad = subprocess.run(
+        [sys.executable, "-c", script, "fly"], cwd=tmp_path, env=ENV,
+        capture_output=True, text=True, timeout=120,
+    )
+    assert bad.returncode != 0 and "Received: fly" in bad.stderr

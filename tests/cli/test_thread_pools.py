@@ -9,7 +9,7 @@ import types
 import pytest
 import tensorflow as tf
 
-from cli import commands
+from pixel_keras.cli import commands
 from pixel_keras.training import distribute
 from tests import helpers
 

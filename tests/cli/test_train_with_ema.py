@@ -4,9 +4,9 @@ through checkpoints, evaluation and resuming; the digits recipes."""
 import numpy as np
 import pytest
 
-from cli import commands
 from pixel_keras import data
 from pixel_keras import training
+from pixel_keras.cli import commands
 from tests import helpers
 
 

@@ -6,7 +6,7 @@ import types
 import pytest
 import tensorflow as tf
 
-from export import export_model
+from pixel_keras.serving import export_model
 from tests import helpers
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from export import WARMUP_FILE
-from export import export_model
+from pixel_keras.serving import WARMUP_FILE
+from pixel_keras.serving import export_model
 from tests import helpers
 
 

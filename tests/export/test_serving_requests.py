@@ -1,6 +1,6 @@
-"""TF Serving requests against a loaded export: gRPC PredictRequest protos,
-REST row and columnar JSON, the warm-up records, and every bad request
-refused naming its input."""
+"""TF Serving requests against a loaded export: the client's (export/client.py)
+gRPC PredictRequest protos and REST row and columnar JSON, the warm-up
+records, and every bad request refused naming its input."""
 
 import collections
 import json
@@ -10,12 +10,12 @@ import re
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow_serving.apis import model_pb2
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_log_pb2
 
-from export import SIGNATURE_NAMES
-from export import WARMUP_FILE
+from export import client
+from pixel_keras.serving import SIGNATURE_NAMES
+from pixel_keras.serving import WARMUP_FILE
 from tests import helpers
 
 
@@ -28,43 +28,28 @@ def _small_requests(model):
 def test_predict_requests_replayed_give_the_same_answers(exported, loaded, family):
     model = exported[family].model
     for signature, inputs in _small_requests(model).items():
-        request = predict_pb2.PredictRequest(
-            model_spec=model_pb2.ModelSpec(name=family, signature_name=signature)
-        )
-        for name, value in inputs.items():
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
-        parsed = predict_pb2.PredictRequest.FromString(request.SerializeToString())
-        assert parsed.model_spec.name == family
+        request = helpers.client_request(signature, inputs)
+        assert request.signature_name == signature
+        proto = client.predict_request(request, family, version=1)
+        parsed = predict_pb2.PredictRequest.FromString(proto.SerializeToString())
+        assert parsed.model_spec.name == family and parsed.model_spec.version.value == 1
         expected = helpers.expected_signatures(model)[signature]["inputs"]
         assert sorted(parsed.inputs) == sorted(expected)
+        for name, (dtype, _) in expected.items():
+            assert parsed.inputs[name].dtype == dtype.as_datatype_enum, name
         replayed = helpers.call_signature(
             loaded[family],
             parsed.model_spec.signature_name,
             {name: tf.make_ndarray(proto) for name, proto in parsed.inputs.items()},
         )
-        helpers.assert_same_outputs(
-            replayed, helpers.call_signature(loaded[family], signature, inputs)
-        )
+        direct = helpers.call_signature(loaded[family], signature, inputs)
+        helpers.assert_same_outputs(replayed, direct)
+        # The answer, as the client reads it back.
+        response = predict_pb2.PredictResponse()
         for name, value in replayed.items():
-            response = tf.make_ndarray(tf.make_tensor_proto(value))
-            np.testing.assert_array_equal(response, value, err_msg=name)
-
-
-def _rest_to_tensors(body, function):
-    """A REST predict body to tensors, as TF Serving converts it."""
-    specs = function.structured_input_signature[1]
-    if "instances" in body:
-        instances = body["instances"]
-        assert all(sorted(instance) == sorted(specs) for instance in instances)
-        return {
-            name: np.array([i[name] for i in instances], spec.dtype.as_numpy_dtype)
-            for name, spec in specs.items()
-        }
-    assert sorted(body["inputs"]) == sorted(specs)
-    return {
-        name: np.array(body["inputs"][name], spec.dtype.as_numpy_dtype)
-        for name, spec in specs.items()
-    }
+            response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
+        answer = predict_pb2.PredictResponse.FromString(response.SerializeToString())
+        helpers.assert_same_outputs(client.predict_outputs(answer), direct)
 
 
 @pytest.mark.parametrize("family", helpers.EXPORT_FAMILIES)
@@ -72,33 +57,22 @@ def test_rest_row_and_columnar_bodies_give_the_same_answers(exported, loaded, fa
     for signature, inputs in _small_requests(exported[family].model).items():
         direct = helpers.call_signature(loaded[family], signature, inputs)
         function = loaded[family].signatures[signature]
-        row = {
-            "signature_name": signature,
-            "instances": [
-                {name: value[i].tolist() for name, value in inputs.items()}
-                for i in range(2)
-            ],
-        }
-        columnar = {
-            "signature_name": signature,
-            "inputs": {name: value.tolist() for name, value in inputs.items()},
-        }
-        for body in (row, columnar):
-            body = json.loads(json.dumps(body))
-            tensors = _rest_to_tensors(body, function)
-            helpers.assert_same_outputs(
-                helpers.call_signature(loaded[family], body["signature_name"], tensors), direct
-            )
-        # The answer is JSON too (row format "predictions").
-        predictions = [{k: v[i].tolist() for k, v in direct.items()} for i in range(2)]
-        assert json.loads(json.dumps({"predictions": predictions}))["predictions"][1] == (
-            predictions[1]
-        )
+        request = helpers.client_request(signature, inputs)
+        for columnar in (False, True):
+            body = json.loads(json.dumps(client.rest_body(request, columnar)))
+            assert ("inputs" in body) == columnar and ("instances" in body) != columnar
+            tensors = helpers.rest_to_tensors(body, function)
+            outputs = helpers.call_signature(loaded[family], body["signature_name"], tensors)
+            helpers.assert_same_outputs(outputs, direct)
+            # The answer is JSON too; the client reads it back, names or none.
+            answer = json.loads(json.dumps(helpers.rest_answer(body, outputs)))
+            helpers.assert_same_outputs(client.rest_outputs(request, answer), direct)
     # Row format with only a seed per instance, as in the README's curl.
     if exported[family].model.num_classes is None:
         body = json.loads('{"instances": [{"seed": [1, 2]}, {"seed": [3, 4]}]}')
-        tensors = _rest_to_tensors(body, loaded[family].signatures["serving_default"])
+        tensors = helpers.rest_to_tensors(body, loaded[family].signatures["serving_default"])
         seed = np.array([[1, 2], [3, 4]], np.int32)
+        assert client.rest_body(client.sample_request(seed))["instances"] == body["instances"]
         helpers.assert_same_outputs(
             helpers.call_signature(loaded[family], "serving_default", tensors),
             helpers.call_signature(loaded[family], "serving_default", {"seed": seed}),

@@ -15,9 +15,9 @@ from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow.python.framework import op_def_registry
 
-from export import SIGNATURE_NAMES
-from export import export_model
 from pixel_keras.models import PixelCNN
+from pixel_keras.serving import SIGNATURE_NAMES
+from pixel_keras.serving import export_model
 from tests import helpers
 
 

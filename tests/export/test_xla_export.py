@@ -7,7 +7,7 @@ import types
 import numpy as np
 import pytest
 
-from export import export_model
+from pixel_keras.serving import export_model
 from tests import helpers
 
 

@@ -14,7 +14,8 @@ The helpers live in modules by subject, all re-exported here:
     logistic_mixture         the float64 NumPy/SciPy PixelCNN++ likelihood
     data_files               save_npz, random_images, write_png, example_counter
     run_configs              run_config, tiny_run_config, export_config
-    serving                  export_model_of, base_inputs, signature_inputs, ...
+    serving                  export_model_of, base_inputs, signature_inputs, client_request, ...
+    tf_serving               rest_server, grpc_server: TF Serving's front ends on loaded exports
     weights                  optimizer_averages, trainable_values, ...
     graph_audit              broadcasting_matmuls
     seeding                  set_random_seed
@@ -85,6 +86,7 @@ from tests.helpers.serving import xla_compiled_functions
 from tests.helpers.serving import export_model_of
 from tests.helpers.serving import base_inputs
 from tests.helpers.serving import signature_inputs
+from tests.helpers.serving import client_request
 from tests.helpers.serving import signature_calls
 from tests.helpers.serving import LOAD_AND_CALL_WITHOUT_KERAS
 from tests.helpers.serving import call_signature
@@ -93,6 +95,10 @@ from tests.helpers.serving import expected_signatures
 from tests.helpers.serving import signature_request
 from tests.helpers.serving import call_refused
 from tests.helpers.serving import folder_files
+from tests.helpers.tf_serving import rest_to_tensors
+from tests.helpers.tf_serving import rest_answer
+from tests.helpers.tf_serving import rest_server
+from tests.helpers.tf_serving import grpc_server
 from tests.helpers.weights import optimizer_averages
 from tests.helpers.weights import trainable_values
 from tests.helpers.weights import assert_all_equal

@@ -12,9 +12,10 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
-from export import SIGNATURE_NAMES
+from export import client
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelRNN
+from pixel_keras.serving import SIGNATURE_NAMES
 
 from tests.helpers.models import tiny_pixel_cnn_pp
 from tests.helpers.processes import subprocess_env
@@ -69,6 +70,19 @@ def signature_inputs(model, signature, inputs, rows=slice(None)):
     if model.num_classes is not None:
         names = names + ["condition"]
     return {name: inputs[name][rows] for name in names}
+
+
+def client_request(signature, inputs):
+    """The request the client (export/client.py) builds for `inputs` of
+    `signature`, as `signature_inputs` gives them."""
+    condition = inputs.get("condition")
+    if signature in ("serving_default", "sample_with_temperature"):
+        return client.sample_request(inputs["seed"], inputs.get("temperature"), condition)
+    if signature == "log_prob":
+        return client.log_prob_request(inputs["images"], condition)
+    return client.complete_request(
+        inputs["images"], inputs["known_mask"], inputs["seed"], condition
+    )
 
 
 def signature_calls(model):
