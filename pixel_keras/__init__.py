@@ -12,17 +12,24 @@ __version__ = "0.3.0"
 
 _SUBPACKAGES = (
     "cli",
+    "compression",
     "conditioning",
     "data",
     "distributions",
     "images",
     "layers",
     "models",
+    "optimizers",
     "recipes",
     "sampling",
     "serving",
     "training",
 )
+
+
+# What `import pixel_keras` makes public: its subpackages, each with an
+# `__all__` of its own (docs/api_reference.py checks them).
+__all__ = [*_SUBPACKAGES, "__version__"]
 
 
 def __getattr__(name):
