@@ -7,8 +7,11 @@ over those code maps. Here, on the embedded 8x8 digits:
 1. a small VQ autoencoder maps each digit to a 4x4 map of codes from a
    codebook of `--num_codes` entries, and decodes a code map back to a
    17-level digit;
-2. a `PixelCNN` with a softmax over the codes (`num_levels=num_codes`,
-   one-hot input) is fitted to the training digits' code maps;
+2. a `GatedPixelCNN`, the prior of the VQ-VAE paper, with a softmax over
+   the codes (`num_levels=num_codes`, one-hot input) is fitted to the
+   training digits' code maps; with `--class_conditional` it is conditioned
+   on the digit's label (`num_classes=10`), as the paper's class-conditional
+   prior;
 3. `prior = model.as_distribution()` is a TFP distribution over code maps:
    it scores them (`prior.log_prob`) and draws new ones (`prior.sample`),
    which the decoder turns into new digits.
@@ -16,13 +19,19 @@ over those code maps. Here, on the embedded 8x8 digits:
 Run (from the repository root; about a minute on 2 CPU cores):
 
     python examples/discrete_latent_prior.py --output=latent_prior.png
+    python examples/discrete_latent_prior.py --class_conditional \
+        --output=latent_prior_by_class.png
 
-The PNG shows decoded samples of the prior (top rows) above test digits and
-their reconstructions (bottom rows).
+The first PNG shows decoded samples of the prior (top rows) above test
+digits and their reconstructions (bottom rows); the class-conditional one
+shows one row of decoded samples per class, 0 to 9.
 
-Reference:
+References:
     van den Oord, Vinyals, Kavukcuoglu. Neural Discrete Representation
     Learning. NeurIPS 2017. https://arxiv.org/abs/1711.00937
+    van den Oord, Kalchbrenner, Vinyals, Espeholt, Graves, Kavukcuoglu.
+    Conditional Image Generation with PixelCNN Decoders. NeurIPS 2016.
+    https://arxiv.org/abs/1606.05328
 """
 
 import os
@@ -37,7 +46,7 @@ from keras import ops  # noqa: E402
 
 from pixel_keras import data  # noqa: E402
 from pixel_keras import images as images_lib  # noqa: E402
-from pixel_keras.models import PixelCNN  # noqa: E402
+from pixel_keras.models import GatedPixelCNN  # noqa: E402
 
 FLAGS = flags.FLAGS
 
@@ -48,7 +57,12 @@ def _define_flags():
     flags.DEFINE_integer("num_codes", 32, "Entries of the codebook (levels of the prior).")
     flags.DEFINE_integer("autoencoder_epochs", 30, "Epochs of the autoencoder.")
     flags.DEFINE_integer("prior_epochs", 30, "Epochs of the prior.")
-    flags.DEFINE_integer("num_samples", 16, "Code maps to draw from the prior.")
+    flags.DEFINE_integer(
+        "num_samples", 16, "Code maps to draw from the prior (per class with --class_conditional)."
+    )
+    flags.DEFINE_bool(
+        "class_conditional", False, "Condition the prior on the digit's label."
+    )
     flags.DEFINE_integer("seed", 0, "Seed of the weights and of the samples.")
     flags.DEFINE_string("output", None, "PNG to write (not overwritten).")
 
@@ -152,19 +166,26 @@ def run(
     num_samples=16,
     seed=0,
     verbose=1,
+    class_conditional=False,
 ):
     """Trains the autoencoder and the prior; draws new digits.
 
+    Args:
+        class_conditional: condition the prior on the digit's label; then
+            `num_samples` code maps are drawn for each of the 10 classes,
+            class by class.
+
     Returns:
         A dict: the models, `samples` (decoded digits), `codes` (their code
-        maps), `test` digits and their `reconstructions`, the prior's test
-        bits per code (`prior_bits_per_code`, against `log2(num_codes)` for
-        the uniform prior) and the prior's training losses per epoch.
+        maps), `labels` (the class of each sample, or None), `test` digits
+        and their `reconstructions`, the prior's test bits per code
+        (`prior_bits_per_code`, against `log2(num_codes)` for the uniform
+        prior) and the prior's training losses per epoch.
     """
     keras.utils.set_random_seed(seed)
     digits = data.load("digits")
-    train, _ = data.images_and_labels(digits.train)
-    test, _ = data.images_and_labels(digits.test)
+    train, train_labels = data.images_and_labels(digits.train)
+    test, test_labels = data.images_and_labels(digits.test)
 
     autoencoder, encoder, quantizer, decoder = build_autoencoder(
         digits.image_shape, digits.num_levels, num_codes
@@ -181,31 +202,40 @@ def run(
     # reading the codes one-hot (they have no order).
     train_codes = code_maps(encoder, quantizer, train)
     test_codes = code_maps(encoder, quantizer, test)
-    prior_model = PixelCNN.from_preset(
+    num_classes = 10 if class_conditional else None
+    prior_model = GatedPixelCNN.from_preset(
         "tiny",
         image_shape=train_codes.shape[1:],
         num_levels=num_codes,
         input_encoding="one_hot",
+        num_classes=num_classes,
     )
     prior_model.compile(optimizer=keras.optimizers.Adam(2e-3))
-    history = prior_model.fit(
-        train_codes.astype(np.float32),
-        epochs=prior_epochs,
-        batch_size=64,
-        verbose=verbose,
-    )
+    inputs = train_codes.astype(np.float32)
+    if class_conditional:
+        inputs = {"images": inputs, "condition": train_labels.astype(np.int32)}
+    history = prior_model.fit(inputs, epochs=prior_epochs, batch_size=64, verbose=verbose)
 
-    prior = prior_model.as_distribution()
+    if class_conditional:
+        # One row of `num_samples` draws per class.
+        labels = np.repeat(np.arange(10, dtype=np.int32), num_samples)
+        prior = prior_model.as_distribution(condition=labels)
+        scored = prior_model.as_distribution(condition=test_labels.astype(np.int32))
+        codes = prior.sample(seed=tf.constant([seed, 1], tf.int32)).numpy()
+    else:
+        labels = None
+        prior = scored = prior_model.as_distribution()
+        codes = prior.sample(num_samples, seed=tf.constant([seed, 1], tf.int32)).numpy()
     num_codes_per_map = int(np.prod(test_codes.shape[1:]))
-    test_bits = -float(tf.reduce_mean(prior.log_prob(test_codes))) / (
+    test_bits = -float(tf.reduce_mean(scored.log_prob(test_codes))) / (
         num_codes_per_map * np.log(2.0)
     )
-    codes = prior.sample(num_samples, seed=tf.constant([seed, 1], tf.int32)).numpy()
     return {
         "autoencoder": autoencoder,
         "prior_model": prior_model,
         "prior": prior,
         "codes": codes,
+        "labels": labels,
         "samples": decode(decoder, quantizer, codes),
         "test": test[:num_samples],
         "reconstructions": decode(decoder, quantizer, test_codes[:num_samples]),
@@ -224,23 +254,31 @@ def main(argv):
         FLAGS.prior_epochs,
         FLAGS.num_samples,
         FLAGS.seed,
+        class_conditional=FLAGS.class_conditional,
     )
     print(
         f"Prior: {results['prior_bits_per_code']:.3f} bits per code on the test "
         f"digits' code maps (uniform: {np.log2(FLAGS.num_codes):.3f})."
     )
-    if FLAGS.output:
-        rows = np.concatenate(
-            [results["samples"], results["test"], results["reconstructions"]]
-        )
+    if not FLAGS.output:
+        return
+    if FLAGS.class_conditional:
+        # One row per class: the samples come class by class.
         images_lib.write_png(
             FLAGS.output,
-            images_lib.image_grid(rows, 17, columns=FLAGS.num_samples // 2),
+            images_lib.image_grid(results["samples"], 17, columns=FLAGS.num_samples),
         )
-        print(
-            f"Wrote {FLAGS.output}: decoded prior samples, then test digits and "
-            "their reconstructions."
-        )
+        print(f"Wrote {FLAGS.output}: one row of decoded prior samples per class, 0 to 9.")
+        return
+    rows = np.concatenate([results["samples"], results["test"], results["reconstructions"]])
+    images_lib.write_png(
+        FLAGS.output,
+        images_lib.image_grid(rows, 17, columns=FLAGS.num_samples // 2),
+    )
+    print(
+        f"Wrote {FLAGS.output}: decoded prior samples, then test digits and "
+        "their reconstructions."
+    )
 
 
 if __name__ == "__main__":
