@@ -1,5 +1,7 @@
 """Keras 3 layers for autoregressive image models."""
 
+from pixel_keras.layers.causal_attention import CausalAttention
+from pixel_keras.layers.causal_attention import background_planes
 from pixel_keras.layers.diagonal_lstm import DiagonalBiLSTM
 from pixel_keras.layers.diagonal_lstm import DiagonalLSTM
 from pixel_keras.layers.diagonal_lstm import skew
@@ -23,6 +25,7 @@ from pixel_keras.layers.weight_norm import WeightNorm
 from pixel_keras.layers.weight_norm import WeightNormDense
 
 __all__ = [
+    "CausalAttention",
     "DiagonalBiLSTM",
     "DiagonalLSTM",
     "DownRightShiftedConv2D",
@@ -38,6 +41,7 @@ __all__ = [
     "VerticalStackConv2D",
     "WeightNorm",
     "WeightNormDense",
+    "background_planes",
     "concat_elu",
     "down_shift",
     "gated_activation",

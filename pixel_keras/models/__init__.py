@@ -10,6 +10,8 @@ from pixel_keras.models.pixel_cnn_pp import PIXEL_CNN_PP_PRESETS
 from pixel_keras.models.pixel_cnn_pp import PixelCNNPlusPlus
 from pixel_keras.models.pixel_rnn import PIXEL_RNN_PRESETS
 from pixel_keras.models.pixel_rnn import PixelRNN
+from pixel_keras.models.pixel_snail import PIXEL_SNAIL_PRESETS
+from pixel_keras.models.pixel_snail import PixelSNAIL
 
 __all__ = [
     "AutoregressiveImageModel",
@@ -18,7 +20,9 @@ __all__ = [
     "PIXEL_CNN_PP_PRESETS",
     "PIXEL_CNN_PRESETS",
     "PIXEL_RNN_PRESETS",
+    "PIXEL_SNAIL_PRESETS",
     "PixelCNN",
     "PixelCNNPlusPlus",
     "PixelRNN",
+    "PixelSNAIL",
 ]

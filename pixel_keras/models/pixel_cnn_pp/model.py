@@ -291,33 +291,13 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
             A `DiscretizedLogisticMixture` with batch shape `outputs.shape[:-1]`
             and event shape `(channels,)`.
         """
-        outputs = ops.convert_to_tensor(outputs)
-        k = self.num_logistic_mix
-        c = self.image_shape[-1]
-        prefix = ops.shape(outputs)[:-1]
-        # One split, not four slices: the gradient of a slice is a zero
-        # tensor of the whole input's size with the slice written into it,
-        # and the four would then be added up; a split's is one concat.
-        logits, locs, log_scales, coefficients = ops.split(
-            outputs, [k, k + k * c, k + 2 * k * c], axis=-1
-        )
-        locs = ops.reshape(locs, (*prefix, k, c))
-        log_scales = ops.maximum(ops.reshape(log_scales, (*prefix, k, c)), self.min_log_scale)
-        if c > 1:
-            coefficients = ops.tanh(ops.reshape(coefficients, (*prefix, k, c * (c - 1) // 2)))
-        else:
-            coefficients = None
-        if not (isinstance(temperature, (int, float)) and temperature == 1.0):
-            # A scalar, or one temperature per pixel of the batch shape.
-            temperature = ops.cast(temperature, outputs.dtype)[..., None]
-            logits = logits / temperature
-            log_scales = log_scales + ops.log(temperature)[..., None]
-        return DiscretizedLogisticMixture(
-            logits=logits,
-            locs=locs,
-            log_scales=log_scales,
-            coefficients=coefficients,
-            num_levels=self.num_levels,
+        return mixture_from_outputs(
+            outputs,
+            self.num_logistic_mix,
+            self.image_shape[-1],
+            self.num_levels,
+            self.min_log_scale,
+            temperature,
         )
 
     # --- Sampling -------------------------------------------------------------
@@ -333,3 +313,57 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         return cached_sampler.build_loop(
             self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
         )
+
+
+def mixture_from_outputs(
+    outputs, num_logistic_mix, channels, num_levels, min_log_scale, temperature=1.0
+):
+    """The `DiscretizedLogisticMixture` whose parameters a network outputs.
+
+    `PixelCNNPlusPlus.output_distribution`, as a function for every family
+    whose head outputs a mixture (PixelSNAIL's too). The layout: per pixel
+    `num_logistic_mix` logits, then the components' locations and
+    log-scales, `(num_logistic_mix, channels)` each, then their
+    `channels (channels - 1) / 2` coefficients.
+
+    Args:
+        outputs: `(..., num_params)` tensor.
+        num_logistic_mix: int, the components.
+        channels: int, the image's channels.
+        num_levels: int, values per channel.
+        min_log_scale: float, lower bound of the log-scales.
+        temperature: positive float, or a tensor that broadcasts to
+            `outputs.shape[:-1]`.
+
+    Returns:
+        A `DiscretizedLogisticMixture` with batch shape `outputs.shape[:-1]`
+        and event shape `(channels,)`.
+    """
+    outputs = ops.convert_to_tensor(outputs)
+    k = num_logistic_mix
+    c = channels
+    prefix = ops.shape(outputs)[:-1]
+    # One split, not four slices: the gradient of a slice is a zero
+    # tensor of the whole input's size with the slice written into it,
+    # and the four would then be added up; a split's is one concat.
+    logits, locs, log_scales, coefficients = ops.split(
+        outputs, [k, k + k * c, k + 2 * k * c], axis=-1
+    )
+    locs = ops.reshape(locs, (*prefix, k, c))
+    log_scales = ops.maximum(ops.reshape(log_scales, (*prefix, k, c)), min_log_scale)
+    if c > 1:
+        coefficients = ops.tanh(ops.reshape(coefficients, (*prefix, k, c * (c - 1) // 2)))
+    else:
+        coefficients = None
+    if not (isinstance(temperature, (int, float)) and temperature == 1.0):
+        # A scalar, or one temperature per pixel of the batch shape.
+        temperature = ops.cast(temperature, outputs.dtype)[..., None]
+        logits = logits / temperature
+        log_scales = log_scales + ops.log(temperature)[..., None]
+    return DiscretizedLogisticMixture(
+        logits=logits,
+        locs=locs,
+        log_scales=log_scales,
+        coefficients=coefficients,
+        num_levels=num_levels,
+    )
