@@ -132,6 +132,18 @@ RECIPES = {
     # The Gated PixelCNN paper gives no optimizer; the digits get the same
     # Adam as the other families.
     "gated_pixel_cnn/digits": {"model": "gated_pixel_cnn", **_DIGITS_TRAINING},
+    # PixelSNAIL (Chen et al., 2018) trains with PixelCNN++'s Adam and
+    # Polyak averaging (SPEC section 8); the batch is ours (the paper's
+    # runs used several GPUs).
+    "pixel_snail/cifar10": {
+        "model": "pixel_snail",
+        "preset": "cifar10",
+        "dataset": "cifar10",
+        "batch_size": 64,
+        "epochs": 500,
+        **_PIXEL_CNN_PP_TRAINING,
+    },
+    "pixel_snail/digits": {"model": "pixel_snail", **_DIGITS_TRAINING, "ema_momentum": 0.99},
 }
 
 

@@ -7,6 +7,7 @@ from pixel_keras.models.gated_pixel_cnn.presets import GATED_PIXEL_CNN_PRESETS
 from pixel_keras.models.pixel_cnn.presets import PIXEL_CNN_PRESETS
 from pixel_keras.models.pixel_cnn_pp.presets import PIXEL_CNN_PP_PRESETS
 from pixel_keras.models.pixel_rnn.presets import PIXEL_RNN_PRESETS
+from pixel_keras.models.pixel_snail.presets import PIXEL_SNAIL_PRESETS
 
 # Model family -> its presets.
 PRESETS = {
@@ -14,6 +15,7 @@ PRESETS = {
     "pixel_cnn": PIXEL_CNN_PRESETS,
     "pixel_rnn": PIXEL_RNN_PRESETS,
     "gated_pixel_cnn": GATED_PIXEL_CNN_PRESETS,
+    "pixel_snail": PIXEL_SNAIL_PRESETS,
 }
 
 
@@ -22,7 +24,7 @@ def preset_config(family, name, **overrides):
 
     Args:
         family: a key of `PRESETS` (`"pixel_cnn_pp"`, `"pixel_cnn"`,
-            `"pixel_rnn"`, `"gated_pixel_cnn"`).
+            `"pixel_rnn"`, `"gated_pixel_cnn"`, `"pixel_snail"`).
         name: a preset name of that family.
         **overrides: arguments that replace the preset's values.
 
