@@ -27,10 +27,12 @@ import pytest
 import tensorflow as tf
 
 from pixel_keras import sampling
+from pixel_keras.models.gated_pixel_cnn import cached_sampler as cached_gated_pixel_cnn
 from pixel_keras.models.pixel_cnn import cached_sampler as cached_pixel_cnn
 from pixel_keras.models.pixel_cnn_pp import cached_sampler as cached_pixel_cnn_pp
 from pixel_keras.models.pixel_rnn import diagonal_bilstm_sampler as cached_diagonal_bilstm
 from pixel_keras.models.pixel_rnn import row_lstm_sampler as cached_row_lstm
+from pixel_keras.models import GatedPixelCNN
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelCNNPlusPlus
 from pixel_keras.models import PixelRNN
@@ -75,6 +77,14 @@ CONFIGS = {
         dict(
             kind="diagonal_bilstm", num_layers=2, num_filters=6,
             output_filters=9, image_shape=(4, 4, 3),
+        ),
+    ),
+    "gated_pixel_cnn-1-layer": (GatedPixelCNN, dict(num_layers=1, **_RNN)),
+    "gated_pixel_cnn-2-layers-rgb-labels": (
+        GatedPixelCNN,
+        dict(
+            num_layers=2, num_filters=6, output_filters=9, kernel_size=5,
+            image_shape=(4, 5, 3), num_classes=3,
         ),
     ),
 }
@@ -123,6 +133,8 @@ def _traced_functions(model, batch):
         )
     if isinstance(model, PixelCNNPlusPlus):
         teacher_forced = cached_pixel_cnn_pp.outputs
+    elif isinstance(model, GatedPixelCNN):
+        teacher_forced = cached_gated_pixel_cnn.cached_logits
     elif isinstance(model, PixelCNN):
         teacher_forced = cached_pixel_cnn.cached_logits
     elif model.kind == "row_lstm":

@@ -1,5 +1,5 @@
 """The commands of `pixel-keras` (and `main.py`): train, evaluate (`eval`),
-sample, complete, export.
+sample, complete, export, compress and decompress.
 
 Each takes a `config` with the attributes of the command line's flags (the absl
 `FLAGS` object, or any namespace with the same names), so the commands can be
@@ -18,12 +18,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from pixel_keras import compression
 from pixel_keras import data as data_lib
 from pixel_keras import images as images_lib
 from pixel_keras import training
 from pixel_keras.cli import figures
+from pixel_keras.cli import image_files
 from pixel_keras.cli import registry
 from pixel_keras.cli.config import resolve
+from pixel_keras.compression import file_format
 from pixel_keras.serving import export_model
 from pixel_keras.training import checkpointing
 from pixel_keras.training import distribute
@@ -452,6 +455,183 @@ def export(config):
     return path
 
 
+def _required(config, name, what):
+    value = getattr(config, name, None)
+    if not value:
+        raise ValueError(f"Expected --{name}=<{what}>. Received: no --{name}.")
+    return value
+
+
+def _condition_of(model, source):
+    """What `compress` codes `source`'s images given: its labels for a
+    class-conditional model, its condition values for a model conditioned
+    on values, else nothing (the labels of an unconditional model's input
+    are not stored)."""
+    if model.num_classes is not None:
+        if source.labels is None:
+            raise ValueError(
+                f"The checkpoint's model is class-conditional ({model.num_classes} classes), "
+                f"but --input ({source.description}) has no labels to condition it on."
+            )
+        return source.labels
+    if model.conditional_shape is not None:
+        if source.condition is None:
+            raise ValueError(
+                "The checkpoint's model is conditioned on values of shape "
+                f"{tuple(model.conditional_shape)}; pass them as the 'condition' array "
+                f"of a .npz --input. Received: --input ({source.description}) has none."
+            )
+        return source.condition
+    return None
+
+
+def _mean_bits_per_dim(model, images, condition, batch_size):
+    """The mean of `model.bits_per_dim` over `images`, batch by batch."""
+    total = 0.0
+    for first in range(0, len(images), batch_size):
+        stop = first + batch_size
+        part = None if condition is None else condition[first:stop]
+        bits = model.bits_per_dim(images[first:stop], part).numpy()
+        total += float(np.sum(bits.astype(np.float64)))
+    return total / len(images)
+
+
+def _checkpoint_source(config):
+    """What `restore` read: --checkpoint, or the --workdir it searched."""
+    return getattr(config, "checkpoint", None) or config.workdir
+
+
+def _named(error, path, flag):
+    """`error` (a `compression.CompressionError`) again, its message
+    naming its class and the file."""
+    return type(error)(f"{type(error).__name__} in --{flag}={path!r}: {error}")
+
+
+def compress(config):
+    """Compresses the images of --input into the file --output, losslessly,
+    with the model of --checkpoint (default: the newest intact checkpoint in
+    --workdir), and prints the file's bits/dim beside the model's.
+
+    --input is a .npz, a folder of images or `<dataset>:<split>`
+    (`image_files.read_input`); a class-conditional model codes each image
+    given its label, which the file keeps. --batch_size images make a
+    chunk. The file is decoded and compared before it is written
+    (`compression.compress`'s `verify`); it is never written over.
+
+    Returns:
+        A dict of the file's path, `num_images`, `num_bytes`,
+        `file_bits_per_dim`, `model_bits_per_dim` and `seconds`.
+    """
+    output = _required(config, "output", "the compressed file to write")
+    source_name = _required(config, "input", ".npz, folder of images or <dataset>:<split>")
+    _refuse_existing([output], "choose another --output")
+    source = image_files.read_input(source_name, getattr(config, "data_dir", None))
+    model = restore(config)
+    images = source.images
+    if tuple(images.shape[1:]) != tuple(model.image_shape):
+        raise ValueError(
+            f"The checkpoint's model takes images {tuple(model.image_shape)}, but --input "
+            f"({source.description}) holds images {tuple(images.shape[1:])}."
+        )
+    condition = _condition_of(model, source)
+    batch_size = getattr(config, "batch_size", None) or compression.DEFAULT_BATCH_SIZE
+    count, chunk = len(images), min(batch_size, len(images))
+    name = registry.MODELS[registry.model_kind(model)][2]
+    print(
+        f"Compressing {count} images {tuple(images.shape[1:])} of {source.description} "
+        f"with the {name} of {_checkpoint_source(config)!r}: "
+        f"{math.ceil(count / chunk)} chunks of {chunk}, each coded, then decoded to verify."
+    )
+    started = time.time()
+    try:
+        data = compression.compress(model, images, condition, batch_size=batch_size)
+    except compression.CompressionError as error:
+        raise _named(error, output, "output") from error
+    seconds = time.time() - started
+    images_lib.write_file_atomically(output, data)
+    dims = images.size
+    result = {
+        "output": output,
+        "num_images": count,
+        "num_bytes": len(data),
+        "file_bits_per_dim": 8 * len(data) / dims,
+        "model_bits_per_dim": _mean_bits_per_dim(model, images, condition, chunk),
+        "seconds": round(seconds, 1),
+    }
+    print(
+        f"Wrote {output}: {count} images in {len(data):,} bytes "
+        f"({len(data) / count:.1f} per image), coded and verified in {seconds:.1f} s."
+    )
+    print(
+        f"Bits/dim: {result['file_bits_per_dim']:.4f} in the file, "
+        f"{result['model_bits_per_dim']:.4f} by the model (its log_prob) on the same "
+        f"images; raw: {math.log2(model.num_levels):.4f} ({model.num_levels} levels)."
+    )
+    return result
+
+
+def _file_condition(model, header):
+    """`(labels, values)` the file holds (one of them or neither), read
+    with the model that decoded it: the file's condition is the model's."""
+    spec = model.condition_spec
+    if spec.kind == "labels":
+        dtype = f"<u{file_format.label_width(spec.num_classes)}"
+        return np.frombuffer(header.condition_data, dtype).astype(np.int32), None
+    if spec.kind == "values":
+        values = np.frombuffer(header.condition_data, "<f4")
+        return None, values.reshape([header.count, *spec.shape]).astype(np.float32)
+    return None, None
+
+
+def decompress(config):
+    """Decodes the file --input with the model that wrote it (--checkpoint,
+    default: the newest intact checkpoint in --workdir) into --output: a
+    .npz of `images` (and the `labels` or `condition` the file holds), or
+    a new folder of PNGs, one per image.
+
+    Every check that needs no decoding runs before the model is loaded and
+    anything decoded (`compression.decompress`); a damaged file, or one of
+    another model, is refused with its error's name and the file's path.
+    The output is written atomically and never written over.
+
+    Returns:
+        The decoded images.
+    """
+    path = _required(config, "input", "the compressed file")
+    output = _required(config, "output", ".npz or folder to write")
+    _refuse_existing([output], "choose another --output")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"--input={path!r} is no file.")
+    with open(path, "rb") as file:
+        data = file.read()
+    try:
+        header = compression.read_header(data)
+        shape, levels = header.model.image_shape, header.model.num_levels
+        if not image_files.is_npz(output):
+            image_files.check_png_output(output, shape, levels)
+        model = restore(config)
+        print(
+            f"Decompressing {header.count} images {tuple(shape)} of {levels} levels from "
+            f"{path} ({len(data):,} bytes, {header.num_chunks} chunks of {header.batch_size}) "
+            f"with the model of {_checkpoint_source(config)!r}."
+        )
+        started = time.time()
+        images = compression.decompress(model, data)
+    except compression.CompressionError as error:
+        raise _named(error, path, "input") from error
+    seconds = time.time() - started
+    labels, values = _file_condition(model, header)
+    condition = "labels" if labels is not None else "condition" if values is not None else None
+    if image_files.is_npz(output):
+        image_files.write_npz(output, images, labels, values)
+        note = f" with their {condition}" if condition else ""
+    else:
+        image_files.write_png_folder(output, images)
+        note = f" (without the file's {condition}: a .npz --output keeps it)" if condition else ""
+    print(f"Wrote {len(images)} images to {output}{note}; decoded in {seconds:.1f} s.")
+    return images
+
+
 def write_figure(path, figure):
     """Writes a matplotlib figure as a PNG file atomically."""
     images_lib.write_file_atomically(path, figures.png_bytes(figure))
@@ -464,9 +644,10 @@ def write_json(path, values):
 
 
 def run(command, config):
-    """Runs a command (`"train"`, `"eval"`, `"sample"`, `"complete"` or
-    `"export"`) with `config`; an error a user can mend (a bad flag value, a
-    missing, existing or damaged file) ends the process with its message and
+    """Runs a command (`"train"`, `"eval"`, `"sample"`, `"complete"`,
+    `"export"`, `"compress"` or `"decompress"`) with `config`; an error a
+    user can mend (a bad flag value, a missing, existing or damaged file, a
+    compressed file of another model) ends the process with its message and
     exit status 2, without a traceback."""
     function = {
         "train": train,
@@ -474,6 +655,8 @@ def run(command, config):
         "sample": sample,
         "complete": complete,
         "export": export,
+        "compress": compress,
+        "decompress": decompress,
     }[command]
     try:
         # The process's pools, fixed when TensorFlow starts: before anything runs.

@@ -31,16 +31,17 @@ flags.DEFINE_integer(
 flags.DEFINE_enum(
     "model",
     None,
-    ["pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm"],
-    "The model: PixelCNN++, or the PixelRNN paper's PixelCNN, Row LSTM or "
-    "Diagonal BiLSTM (default: the recipe's, else pixel_cnn_pp).",
+    ["pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "gated_pixel_cnn"],
+    "The model: PixelCNN++, the PixelRNN paper's PixelCNN, Row LSTM or "
+    "Diagonal BiLSTM, or the Gated PixelCNN (default: the recipe's, else "
+    "pixel_cnn_pp).",
 )
 flags.DEFINE_string(
     "preset",
     None,
     "Preset of the model: tiny, or mnist / cifar10 (pixel_cnn_pp), "
-    "binarized_mnist / cifar10 (pixel_cnn, row_lstm, diagonal_bilstm) "
-    "(default: the recipe's).",
+    "binarized_mnist / cifar10 (pixel_cnn, row_lstm, diagonal_bilstm, "
+    "gated_pixel_cnn), vqvae_prior (gated_pixel_cnn) (default: the recipe's).",
 )
 flags.DEFINE_integer("num_filters", None, "Override the preset's num_filters.")
 flags.DEFINE_integer("num_resnet", None, "Override the preset's num_resnet.")
@@ -55,10 +56,20 @@ flags.DEFINE_bool(
     "it off).",
 )
 flags.DEFINE_integer(
-    "num_layers", None, "Override the preset's num_layers (PixelCNN, PixelRNN)."
+    "num_layers",
+    None,
+    "Override the preset's num_layers (PixelCNN, PixelRNN, Gated PixelCNN).",
 )
 flags.DEFINE_integer(
-    "output_filters", None, "Override the preset's output_filters (PixelCNN, PixelRNN)."
+    "output_filters",
+    None,
+    "Override the preset's output_filters (PixelCNN, PixelRNN, Gated PixelCNN).",
+)
+flags.DEFINE_integer(
+    "kernel_size",
+    None,
+    "Override the preset's kernel_size (Gated PixelCNN): n of the stacks' "
+    "n x n footprint, an odd int >= 3.",
 )
 flags.DEFINE_bool(
     "class_conditional", False, "Condition on the dataset's class labels."
@@ -123,8 +134,10 @@ flags.DEFINE_integer(
 flags.DEFINE_integer(
     "batch_size",
     None,
-    "Global batch size, split across the replicas of --strategy (default: the "
-    "recipe's).",
+    "train: global batch size, split across the replicas of --strategy "
+    "(default: the recipe's). compress: images per chunk, the batch the coder "
+    "runs (and decompress will run) at (default: "
+    "pixel_keras.compression.DEFAULT_BATCH_SIZE, 32).",
 )
 flags.DEFINE_enum(
     "optimizer",
@@ -162,7 +175,20 @@ flags.DEFINE_enum(
     "the same images, far slower).",
 )
 flags.DEFINE_string(
-    "output", None, "PNG to write for sample/complete (default: in --workdir)."
+    "output",
+    None,
+    "sample/complete: the PNG to write (default: in --workdir). compress: the "
+    "compressed file to write. decompress: a .npz to write, or a folder of "
+    "PNGs to create. Never overwritten.",
+)
+flags.DEFINE_string(
+    "input",
+    None,
+    "compress: the images to compress: a .npz (its 'images', and 'labels' or "
+    "'condition'), a folder of PNG/JPEG images (in the order of their sorted "
+    "paths), or <dataset>:<split> with split train or test (any --dataset "
+    "name: digits:test, mnist:test, my_images.npz:test). decompress: the "
+    "compressed file.",
 )
 flags.DEFINE_bool(
     "overwrite",
@@ -217,6 +243,11 @@ for _pool in ("intra_op_threads", "inter_op_threads"):
     flags.register_validator(
         _pool, lambda v: v is None or v > 0, f"--{_pool} must be a positive int."
     )
+flags.register_validator(
+    "kernel_size",
+    lambda v: v is None or (v >= 3 and v % 2 == 1),
+    "--kernel_size must be an odd int >= 3.",
+)
 flags.register_validator("num_samples", lambda v: v > 0, "--num_samples must be > 0.")
 # `0 < v < inf` is False for NaN too: an infinite temperature draws all-zero images.
 flags.register_validator(

@@ -1,4 +1,5 @@
-"""pixel-keras: train, eval, sample, complete and export pixel_keras models.
+"""pixel-keras: train, eval, sample, complete, export, compress and
+decompress with pixel_keras models.
 
     pixel-keras                         # train the tiny PixelCNN++ on the digits
     pixel-keras train --model=diagonal_bilstm --workdir=runs/bilstm
@@ -8,12 +9,17 @@
     pixel-keras sample --workdir=runs/mnist --num_samples=16
     pixel-keras complete --workdir=runs/mnist
     pixel-keras export --workdir=runs/mnist --export_dir=/models
+    pixel-keras compress --workdir=runs/mnist --input=mnist:test --output=test.pxkc
+    pixel-keras decompress --workdir=runs/mnist --input=test.pxkc --output=test.npz
 
-Commands: train (the default), eval, sample, complete, export. Everything a
-run writes goes to --workdir: checkpoints/, logs/ (TensorBoard), samples.png,
-metrics.json, and for `eval` nll_heatmap.png and eval_metrics.json (written
-over only with --overwrite); `export` writes a TF Serving model version to
---export_dir/<model_name>/<version>/. --helpfull lists every flag.
+Commands: train (the default), eval, sample, complete, export, compress,
+decompress. Everything a run writes goes to --workdir: checkpoints/, logs/
+(TensorBoard), samples.png, metrics.json, and for `eval` nll_heatmap.png and
+eval_metrics.json (written over only with --overwrite); `export` writes a TF
+Serving model version to --export_dir/<model_name>/<version>/. `compress`
+codes --input's images (a .npz, a folder of images or <dataset>:<split>)
+losslessly into the file --output; `decompress` decodes it into a .npz or a
+folder of PNGs. --helpfull lists every flag.
 """
 
 import os
@@ -23,7 +29,7 @@ from absl import app
 
 from pixel_keras.cli import flags
 
-COMMANDS = ("train", "eval", "sample", "complete", "export")
+COMMANDS = ("train", "eval", "sample", "complete", "export", "compress", "decompress")
 
 
 def main(argv):

@@ -1,5 +1,6 @@
 """The models `--model` names, and building one from the flags."""
 
+from pixel_keras.models import GatedPixelCNN
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelCNNPlusPlus
 from pixel_keras.models import PixelRNN
@@ -10,6 +11,7 @@ MODELS = {
     "pixel_cnn": (PixelCNN, {}, "PixelCNN"),
     "row_lstm": (PixelRNN, {"kind": "row_lstm"}, "Row LSTM PixelRNN"),
     "diagonal_bilstm": (PixelRNN, {"kind": "diagonal_bilstm"}, "Diagonal BiLSTM PixelRNN"),
+    "gated_pixel_cnn": (GatedPixelCNN, {}, "Gated PixelCNN"),
 }
 
 # The flags that override a preset, per model class.
@@ -24,6 +26,7 @@ _ARCHITECTURE_FLAGS = {
     ),
     PixelCNN: ("num_filters", "num_layers", "output_filters"),
     PixelRNN: ("num_filters", "num_layers", "output_filters"),
+    GatedPixelCNN: ("num_filters", "num_layers", "kernel_size", "output_filters"),
 }
 _ALL_ARCHITECTURE_FLAGS = sorted({f for flags in _ARCHITECTURE_FLAGS.values() for f in flags})
 
@@ -69,10 +72,12 @@ def build_model(config, dataset):
 
 
 def model_kind(model):
-    """The --model name of a model: `pixel_cnn_pp`, `pixel_cnn`, `row_lstm`
-    or `diagonal_bilstm`."""
+    """The --model name of a model: `pixel_cnn_pp`, `pixel_cnn`, `row_lstm`,
+    `diagonal_bilstm` or `gated_pixel_cnn`."""
     if isinstance(model, PixelCNNPlusPlus):
         return "pixel_cnn_pp"
+    if isinstance(model, GatedPixelCNN):
+        return "gated_pixel_cnn"
     if isinstance(model, PixelCNN):
         return "pixel_cnn"
     return model.kind

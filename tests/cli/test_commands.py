@@ -11,6 +11,8 @@ import tensorflow as tf
 from pixel_keras import data
 from pixel_keras import training
 from pixel_keras.cli import commands
+from pixel_keras.cli import registry
+from pixel_keras.cli.config import resolve
 from tests import helpers
 
 
@@ -67,16 +69,27 @@ def test_resume_without_checkpoint_and_missing_checkpoint_are_clear(tmp_path):
         commands.sample(helpers.tiny_run_config(tmp_path))
 
 
+# --model -> the class of its checkpoint.
+MODEL_CLASSES = {
+    "pixel_cnn": "PixelCNN",
+    "row_lstm": "PixelRNN",
+    "diagonal_bilstm": "PixelRNN",
+    "gated_pixel_cnn": "GatedPixelCNN",
+}
+
+
 @pytest.mark.parametrize(
     "model",
-    # Seconds each: the PixelCNN by default, the PixelRNNs with -m slow.
+    # Seconds each: the PixelCNN and the Gated PixelCNN by default, the
+    # PixelRNNs with -m slow.
     [
         "pixel_cnn",
+        "gated_pixel_cnn",
         pytest.param("row_lstm", marks=pytest.mark.slow),
         pytest.param("diagonal_bilstm", marks=pytest.mark.slow),
     ],
 )
-def test_pixel_rnn_paper_models_train_eval_sample_complete(tmp_path, model):
+def test_categorical_models_train_eval_sample_complete(tmp_path, model):
     config = helpers.tiny_run_config(
         tmp_path,
         model=model,
@@ -92,8 +105,9 @@ def test_pixel_rnn_paper_models_train_eval_sample_complete(tmp_path, model):
     first_loss = metrics["train_bits_per_dim"]
     # Uniform over 17 levels is log2(17) = 4.09 bits/dim; one epoch beats it.
     assert first_loss < np.log2(17)
-    model_class = type(training.load_checkpoint(training.latest_checkpoint(str(tmp_path))[1]))
-    assert model_class.__name__ == ("PixelCNN" if model == "pixel_cnn" else "PixelRNN")
+    restored = training.load_checkpoint(training.latest_checkpoint(str(tmp_path))[1])
+    assert type(restored).__name__ == MODEL_CLASSES[model]
+    assert registry.model_kind(restored) == model
     evaluation = commands.evaluate(config)
     np.testing.assert_allclose(
         evaluation["test_bits_per_dim"], metrics["test_bits_per_dim"], rtol=1e-5
@@ -110,6 +124,24 @@ def test_architecture_flag_of_another_model_is_refused(tmp_path):
         commands.train(helpers.tiny_run_config(tmp_path, model="row_lstm"))
     with pytest.raises(ValueError, match="--num_layers does not apply"):
         commands.train(helpers.tiny_run_config(tmp_path, num_layers=2))
+    with pytest.raises(ValueError, match="--kernel_size does not apply to --model=pixel_cnn;"):
+        commands.train(
+            helpers.tiny_run_config(
+                tmp_path, model="pixel_cnn", num_resnet=None, num_logistic_mix=None,
+                num_filters=None, kernel_size=5,
+            )
+        )
+
+
+def test_gated_pixel_cnn_takes_its_kernel_size_and_its_recipe(tmp_path):
+    config = resolve(
+        helpers.run_config(tmp_path, model="gated_pixel_cnn", kernel_size=5, num_layers=2)
+    )
+    assert config.recipe == "gated_pixel_cnn/digits" and config.preset == "tiny"
+    model = registry.build_model(config, data.load("digits"))
+    assert type(model).__name__ == "GatedPixelCNN"
+    assert (model.kernel_size, model.num_layers) == (5, 2)
+    assert registry.model_choice(config)[2] == "Gated PixelCNN"
 
 
 @pytest.mark.slow  # two short runs: about 25 s

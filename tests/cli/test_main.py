@@ -70,7 +70,7 @@ def test_console_script_help_lists_the_commands(tmp_path):
         capture_output=True, text=True, timeout=120,
     )
     assert run.returncode == 1, run.stderr[-2000:]  # absl's --help exits 1
-    for command in ("train", "eval", "sample", "complete", "export"):
+    for command in ("train", "eval", "sample", "complete", "export", "compress", "decompress"):
         assert f"pixel-keras {command}" in run.stdout, run.stdout
     assert "--helpfull" in run.stdout
     bad = subprocess.run(

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from pixel_keras import training
+from pixel_keras.models import GatedPixelCNN
+from pixel_keras.models.gated_pixel_cnn import cached_sampler as gated_pixel_cnn_sampler
 from pixel_keras.models.pixel_cnn import cached_sampler as pixel_cnn_sampler
 from pixel_keras.models.pixel_cnn_pp import cached_sampler as pixel_cnn_pp_sampler
 from pixel_keras.models.pixel_rnn import diagonal_bilstm_sampler
@@ -27,7 +29,7 @@ POLICIES_FLOAT16_SLOW = (
     "mixed_bfloat16",
     pytest.param("mixed_float16", marks=pytest.mark.slow),
 )
-FAMILIES = ("pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm")
+FAMILIES = ("pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "gated_pixel_cnn")
 # Relative bound (to the largest output) of the cached sampler's float32
 # outputs against the network's, about 4 times the largest difference
 # measured (bfloat16: 0.0077; float16: 0.0019).
@@ -40,6 +42,11 @@ def _model(family, policy, image_shape=(4, 4, 1), **overrides):
         return helpers.tiny_pixel_cnn_pp(image_shape=image_shape, dtype=policy, **overrides)
     if family == "pixel_cnn":
         return helpers.tiny_pixel_cnn(image_shape=image_shape, dtype=policy, **overrides)
+    if family == "gated_pixel_cnn":
+        config = {"num_filters": 6, "num_layers": 2, "output_filters": 12, **overrides}
+        return GatedPixelCNN.from_preset(
+            "tiny", image_shape=image_shape, dtype=policy, **config
+        )
     return helpers.tiny_pixel_rnn(family, image_shape=image_shape, dtype=policy, **overrides)
 
 
@@ -56,6 +63,7 @@ def _cached_outputs(family, model, images):
         "pixel_cnn": pixel_cnn_sampler,
         "row_lstm": row_lstm_sampler,
         "diagonal_bilstm": diagonal_bilstm_sampler,
+        "gated_pixel_cnn": gated_pixel_cnn_sampler,
     }[family]
     return module.cached_logits(model, images).numpy()
 
