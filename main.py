@@ -1,4 +1,5 @@
-"""pixel_keras command line: train, eval, sample and complete.
+"""pixel_keras command line: train, eval, sample, complete, export, compress
+and decompress.
 
     python main.py                      # train the tiny PixelCNN++ on the digits
     python main.py train --model=diagonal_bilstm --workdir=runs/bilstm
@@ -8,6 +9,8 @@
     python main.py sample --workdir=runs/mnist --num_samples=16
     python main.py complete --workdir=runs/mnist
     python main.py export --workdir=runs/mnist --export_dir=/models
+    python main.py compress --workdir=runs/mnist --input=mnist:test --output=test.pxkc
+    python main.py decompress --workdir=runs/mnist --input=test.pxkc --output=test.npz
 
 Everything a run writes goes to --workdir: checkpoints/, logs/ (TensorBoard),
 samples.png, metrics.json, and for `eval` nll_heatmap.png and

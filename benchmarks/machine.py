@@ -1,4 +1,5 @@
-"""What a benchmark ran on: every figure names its machine.
+"""What a benchmark ran on: every figure names its machine (`python
+benchmarks/machine.py` prints it).
 
 oneDNN (TensorFlow's CPU backend) picks its kernels by the CPU's instruction
 sets, so a speed measured on one CPU says little about another: every
@@ -105,3 +106,7 @@ def proc_status_mib(field):
     except OSError:
         pass
     return None
+
+
+if __name__ == "__main__":
+    print(machine_summary())

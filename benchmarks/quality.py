@@ -9,6 +9,8 @@ one model after another:
   their `tiny` presets widened and deepened to about PixelCNN++'s parameter
   count (`COMPARABLE`: PixelCNN h = 64, 5 blocks; the PixelRNNs h = 48,
   3 layers; output layers 2h);
+* `gated_pixel_cnn`: the Gated PixelCNN, its `tiny` preset grown the same
+  way (p = 48, 4 layers of 5 x 5, output layer 2p);
 * `tfp`: `tfp.distributions.PixelCNN` with the architecture of our `tiny`
   PixelCNN++ (num_resnet, num_hierarchies, num_filters, num_logistic_mix and
   dropout from the preset; `low=0`, `high=num_levels - 1`, so it is a
@@ -87,7 +89,7 @@ from matplotlib import pyplot  # noqa: E402
 from pixel_keras import images as images_lib  # noqa: E402
 from pixel_keras import training  # noqa: E402
 
-MODELS = ("pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "tfp")
+MODELS = ("pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "gated_pixel_cnn", "tfp")
 # Train bits/dim at the end is computed over at most this many train images.
 _TRAIN_EVAL_LIMIT = 10_000
 # Samples drawn from each model after its budget (--samples).
@@ -162,17 +164,24 @@ def _train_batches(dataset, args):
 # --- Our models ------------------------------------------------------------------
 
 
-# The PixelRNN paper's tiny presets (10k-25k weights) grown to about the
-# parameter count of PixelCNN++'s tiny preset (353k on the digits).
+# The PixelRNN paper's and the Gated PixelCNN's tiny presets (10k-25k
+# weights) grown to about the parameter count of PixelCNN++'s tiny preset
+# (353k on the digits; PixelCNN 293k, Gated PixelCNN 313k).
 COMPARABLE = {
     "pixel_cnn": {"num_filters": 64, "num_layers": 5, "output_filters": 128},
+    "gated_pixel_cnn": {
+        "num_filters": 48,
+        "num_layers": 4,
+        "kernel_size": 5,
+        "output_filters": 96,
+    },
     "row_lstm": {"num_filters": 48, "num_layers": 3, "output_filters": 96},
     "diagonal_bilstm": {"num_filters": 48, "num_layers": 3, "output_filters": 96},
 }
 
 
 def _build_ours(name, dataset, dtype_policy="float32"):
-    from pixel_keras.models import PixelCNN, PixelCNNPlusPlus, PixelRNN
+    from pixel_keras.models import GatedPixelCNN, PixelCNN, PixelCNNPlusPlus, PixelRNN
 
     shape = {
         "image_shape": dataset.image_shape,
@@ -183,6 +192,8 @@ def _build_ours(name, dataset, dtype_policy="float32"):
         return PixelCNNPlusPlus.from_preset("tiny", **shape)
     if name == "pixel_cnn":
         return PixelCNN.from_preset("tiny", **shape, **COMPARABLE[name])
+    if name == "gated_pixel_cnn":
+        return GatedPixelCNN.from_preset("tiny", **shape, **COMPARABLE[name])
     return PixelRNN.from_preset("tiny", kind=name, **shape, **COMPARABLE[name])
 
 

@@ -3,7 +3,9 @@
 For PixelCNN++ models of three sizes (the `tiny` and `mnist` presets, and a
 32x32x3 model with the architecture of `vs_tfp.py`'s 32x32x3 configuration)
 by default, or the PixelRNN paper's models (`--configs
-pixel_cnn-28x28x1,row_lstm-32x32x3,...`), at batch 1 and 16, in one process,
+pixel_cnn-28x28x1,row_lstm-32x32x3,...`) or the Gated PixelCNN
+(`gated_pixel_cnn-28x28x1`, `gated_pixel_cnn-32x32x3`), at batch 1 and 16,
+in one process,
 it measures images per second of
 
 * `model.sample(..., method="cached")`, the default;
@@ -34,6 +36,8 @@ Usage (from the repository root):
     python benchmarks/sampling.py --tfp_configs tiny,32x32x3 --naive_budget 300
     python benchmarks/sampling.py --configs row_lstm-28x28x1,row_lstm-32x32x3 \
         --tfp_configs ""
+    python benchmarks/sampling.py --configs gated_pixel_cnn-28x28x1,gated_pixel_cnn-32x32x3 \
+        --tfp_configs "" --naive_batch_sizes 1 --plain_batch_sizes ""
     # Every family at batch 1, 16 and 256 (naive and TFP at 1 and 16 only):
     python benchmarks/sampling.py --batch_sizes 1,16,256 \
         --configs 32x32x3,pixel_cnn-32x32x3,row_lstm-32x32x3,diagonal_bilstm-32x32x3
@@ -82,6 +86,21 @@ CONFIGS = {
         f"{kind}-32x32x3": (kind, _RNN_32)
         for kind in ("pixel_cnn", "row_lstm", "diagonal_bilstm")
     },
+    # The Gated PixelCNN at the PixelRNN configurations' widths and depths,
+    # with its 5 x 5 footprint (its `binarized_mnist` preset, p = 128, has
+    # 6.3M weights: too slow to sample naively here).
+    "gated_pixel_cnn-28x28x1": (
+        "gated_pixel_cnn",
+        {
+            "image_shape": (28, 28, 1),
+            "num_levels": 2,
+            "num_filters": 16,
+            "num_layers": 7,
+            "kernel_size": 5,
+            "output_filters": 32,
+        },
+    ),
+    "gated_pixel_cnn-32x32x3": ("gated_pixel_cnn", {**_RNN_32, "kernel_size": 5}),
 }
 
 
@@ -91,7 +110,11 @@ def model_arguments(name):
     from pixel_keras.models import presets
 
     kind, arguments = CONFIGS[name]
-    family = {"pixel_cnn_pp": "pixel_cnn_pp", "pixel_cnn": "pixel_cnn"}.get(kind, "pixel_rnn")
+    family = {
+        "pixel_cnn_pp": "pixel_cnn_pp",
+        "pixel_cnn": "pixel_cnn",
+        "gated_pixel_cnn": "gated_pixel_cnn",
+    }.get(kind, "pixel_rnn")
     if isinstance(arguments, str):
         arguments = presets.preset_config(family, arguments)
     arguments = dict(arguments)
@@ -101,10 +124,12 @@ def model_arguments(name):
 
 
 def build_model(kind, arguments):
-    """A model of `kind` (`"pixel_cnn_pp"`, `"pixel_cnn"` or a PixelRNN kind)
-    from explicit constructor arguments, after seeding Keras with 0."""
+    """A model of `kind` (`"pixel_cnn_pp"`, `"pixel_cnn"`, `"gated_pixel_cnn"`
+    or a PixelRNN kind) from explicit constructor arguments, after seeding
+    Keras with 0."""
     import keras
 
+    from pixel_keras.models import GatedPixelCNN
     from pixel_keras.models import PixelCNN
     from pixel_keras.models import PixelCNNPlusPlus
     from pixel_keras.models import PixelRNN
@@ -114,6 +139,8 @@ def build_model(kind, arguments):
         return PixelCNNPlusPlus(**arguments)
     if kind == "pixel_cnn":
         return PixelCNN(**arguments)
+    if kind == "gated_pixel_cnn":
+        return GatedPixelCNN(**arguments)
     return PixelRNN(kind=kind, **arguments)
 
 

@@ -31,23 +31,28 @@ flags.DEFINE_integer(
 flags.DEFINE_enum(
     "model",
     None,
-    ["pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "gated_pixel_cnn"],
+    ["pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "gated_pixel_cnn", "pixel_snail"],
     "The model: PixelCNN++, the PixelRNN paper's PixelCNN, Row LSTM or "
-    "Diagonal BiLSTM, or the Gated PixelCNN (default: the recipe's, else "
-    "pixel_cnn_pp).",
+    "Diagonal BiLSTM, the Gated PixelCNN, or PixelSNAIL (default: the "
+    "recipe's, else pixel_cnn_pp).",
 )
 flags.DEFINE_string(
     "preset",
     None,
     "Preset of the model: tiny, or mnist / cifar10 (pixel_cnn_pp), "
     "binarized_mnist / cifar10 (pixel_cnn, row_lstm, diagonal_bilstm, "
-    "gated_pixel_cnn), vqvae_prior (gated_pixel_cnn) (default: the recipe's).",
+    "gated_pixel_cnn), vqvae_prior (gated_pixel_cnn), cifar10 / imagenet32 "
+    "(pixel_snail) (default: the recipe's).",
 )
 flags.DEFINE_integer("num_filters", None, "Override the preset's num_filters.")
 flags.DEFINE_integer("num_resnet", None, "Override the preset's num_resnet.")
 flags.DEFINE_integer("num_hierarchies", None, "Override the preset's num_hierarchies.")
 flags.DEFINE_integer("num_logistic_mix", None, "Override the preset's num_logistic_mix.")
 flags.DEFINE_float("dropout", None, "Override the preset's dropout.")
+flags.DEFINE_integer("num_blocks", None, "PixelSNAIL: override the preset's num_blocks.")
+flags.DEFINE_integer("num_heads", None, "PixelSNAIL: override the preset's num_heads.")
+flags.DEFINE_integer("key_dim", None, "PixelSNAIL: override the preset's key_dim.")
+flags.DEFINE_integer("value_dim", None, "PixelSNAIL: override the preset's value_dim.")
 flags.DEFINE_bool(
     "weight_norm",
     None,
@@ -249,6 +254,10 @@ flags.register_validator(
     "--kernel_size must be an odd int >= 3.",
 )
 flags.register_validator("num_samples", lambda v: v > 0, "--num_samples must be > 0.")
+for _size in ("num_blocks", "num_heads", "key_dim", "value_dim"):
+    flags.register_validator(
+        _size, lambda v: v is None or v > 0, f"--{_size} must be a positive int."
+    )
 # `0 < v < inf` is False for NaN too: an infinite temperature draws all-zero images.
 flags.register_validator(
     "temperature",

@@ -4,6 +4,7 @@ from pixel_keras.models import GatedPixelCNN
 from pixel_keras.models import PixelCNN
 from pixel_keras.models import PixelCNNPlusPlus
 from pixel_keras.models import PixelRNN
+from pixel_keras.models import PixelSNAIL
 
 # --model -> (model class, fixed constructor arguments, display name).
 MODELS = {
@@ -12,6 +13,7 @@ MODELS = {
     "row_lstm": (PixelRNN, {"kind": "row_lstm"}, "Row LSTM PixelRNN"),
     "diagonal_bilstm": (PixelRNN, {"kind": "diagonal_bilstm"}, "Diagonal BiLSTM PixelRNN"),
     "gated_pixel_cnn": (GatedPixelCNN, {}, "Gated PixelCNN"),
+    "pixel_snail": (PixelSNAIL, {}, "PixelSNAIL"),
 }
 
 # The flags that override a preset, per model class.
@@ -27,6 +29,16 @@ _ARCHITECTURE_FLAGS = {
     PixelCNN: ("num_filters", "num_layers", "output_filters"),
     PixelRNN: ("num_filters", "num_layers", "output_filters"),
     GatedPixelCNN: ("num_filters", "num_layers", "kernel_size", "output_filters"),
+    PixelSNAIL: (
+        "num_filters",
+        "num_blocks",
+        "num_resnet",
+        "num_heads",
+        "key_dim",
+        "value_dim",
+        "num_logistic_mix",
+        "dropout",
+    ),
 }
 _ALL_ARCHITECTURE_FLAGS = sorted({f for flags in _ARCHITECTURE_FLAGS.values() for f in flags})
 
@@ -73,11 +85,13 @@ def build_model(config, dataset):
 
 def model_kind(model):
     """The --model name of a model: `pixel_cnn_pp`, `pixel_cnn`, `row_lstm`,
-    `diagonal_bilstm` or `gated_pixel_cnn`."""
+    `diagonal_bilstm`, `gated_pixel_cnn` or `pixel_snail`."""
     if isinstance(model, PixelCNNPlusPlus):
         return "pixel_cnn_pp"
     if isinstance(model, GatedPixelCNN):
         return "gated_pixel_cnn"
+    if isinstance(model, PixelSNAIL):
+        return "pixel_snail"
     if isinstance(model, PixelCNN):
         return "pixel_cnn"
     return model.kind
