@@ -223,7 +223,11 @@ class ConditionSpec:
         expected = (
             self.describe(batch if batch is not None else "batch")
             if not leading_dims
-            else f"{'int class labels' if self.kind == 'labels' else 'float values'}"
+            else (
+                f"int class labels in [0, {self.num_classes})"
+                if self.kind == "labels"
+                else "finite float values"
+            )
         )
         if check_values and tf.executing_eagerly():
             # Before the cast: an int64 label of 2**32 would wrap into range.

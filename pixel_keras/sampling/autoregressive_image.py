@@ -108,7 +108,11 @@ class AutoregressiveImage(tfd.Distribution):
         self._condition_shape = spec.event_shape
         with tf.name_scope(name or f"{model.name}_image") as scope:
             if condition is not None:
-                condition = spec.check(condition, leading_dims=True, check_values=False)
+                # Values known now (eagerly) are checked now, whatever
+                # `validate_args` says: a label out of range would draw from
+                # an all-zero one-hot, silently. A traced condition is
+                # checked under `validate_args`, as TFP does.
+                condition = spec.check(condition, leading_dims=True)
             self._condition = condition
             super().__init__(
                 dtype=tf.int32,

@@ -260,3 +260,11 @@ def test_random_malformed_batches_train_or_are_refused_by_name(property_model, b
         property_model.fit(images, batch_size=4, epochs=1, verbose=0)
     assert re.search(r"Expected `images`", str(info.value)), str(info.value)[-600:]
     assert_unchanged(property_model, before)
+
+
+@pytest.mark.parametrize("labels", [[10], [-1], [[3, 10]]])
+def test_as_distribution_refuses_labels_out_of_range(labelled, labels):
+    with pytest.raises(ValueError, match=r"Expected `condition`.*Received: a label"):
+        labelled.as_distribution(condition=labels)
+    # A valid condition still draws.
+    assert labelled.as_distribution(condition=[3]).sample(seed=[1, 2]).shape == (1, 8, 8, 1)
