@@ -154,6 +154,11 @@ class ConditionSpec:
 
     # --- The caller's side ----------------------------------------------------
 
+    # The checks are Python-level (shapes, dtypes, which call to make);
+    # autograph has nothing to convert in them, and converting them inside a
+    # traced caller failed in a long test run ("tf__check_spec() missing 1
+    # required positional argument").
+    @tf.autograph.experimental.do_not_convert
     def resolve(self, condition=None, labels=None, deprecated_name="labels"):
         """The condition a call passes, given its deprecated name too.
 
@@ -194,6 +199,7 @@ class ConditionSpec:
             inputs[CONDITION] = inputs.pop("labels")
         return inputs
 
+    @tf.autograph.experimental.do_not_convert
     def check(
         self, condition, batch=None, name=CONDITION, leading_dims=False, check_values=True
     ):
@@ -244,6 +250,7 @@ class ConditionSpec:
                 )
         return tensor if tensor.dtype == self.dtype else tf.cast(tensor, self.dtype)
 
+    @tf.autograph.experimental.do_not_convert
     def check_spec(self, spec, batch=None, name=CONDITION, leading_dims=False):
         """Raises a ValueError unless `spec` (a tensor or a `tf.TensorSpec`)
         has a dtype and a known shape a condition can have; see `check`."""
@@ -272,6 +279,7 @@ class ConditionSpec:
         if not shape_ok:
             raise ValueError(f"Expected `{name}`: {expected}. {received}")
 
+    @tf.autograph.experimental.do_not_convert
     def checked(self, condition, batch, name=CONDITION):
         """The condition of a batch of images, checked like their pixels.
 
@@ -329,6 +337,7 @@ class ConditionSpec:
             return f"`{name}` labels must be in [0, {self.num_classes})"
         return f"`{name}` values must be finite"
 
+    @tf.autograph.experimental.do_not_convert
     def any_invalid(self, condition, batch):
         """A scalar bool tensor: whether a batch's condition is out of range,
         not finite, or not one row per image. For code compiled with XLA,
@@ -353,6 +362,7 @@ class ConditionSpec:
         # int64 label of 2**32 + 3 into 3.
         return tf.convert_to_tensor(np.asarray(condition))
 
+    @tf.autograph.experimental.do_not_convert
     def assertions(self, condition, batch=None, name=CONDITION, check_shape=True):
         """Graph assertions on a batch of conditions.
 
