@@ -233,6 +233,34 @@ def channel_pmf(distribution, channel, earlier):
     return tf.nn.softmax(tf.transpose(log_joint), axis=-1)
 
 
+def pixel_values_of(model, component_noise, channel_noise, temperature, choose=None):
+    """`draw(row, col, params) -> values`: a pixel's values given its
+    mixture parameters, drawn from the pixel's noise, or, with `choose`
+    (compression), chosen channel by channel from their pmfs. The loops of
+    every family whose likelihood is PixelCNN++'s mixture share it."""
+
+    def draw(row, col, params):
+        distribution = model.output_distribution(params, temperature)
+        return distribution.sample_from_uniforms(
+            _at(_at(component_noise, 1, row), 1, col),
+            _at(_at(channel_noise, 1, row), 1, col),
+        )
+
+    def chosen(row, col, params):
+        distribution = model.output_distribution(params)
+        values = []
+        for channel in range(model.image_shape[-1]):
+            if values:
+                earlier = tf.stack(values, -1)
+            else:
+                earlier = tf.zeros([tf.shape(params)[0], 0])
+            pmf = channel_pmf(distribution, channel, earlier)
+            values.append(choose(pmf, row, col, channel))
+        return tf.stack(values, -1)
+
+    return draw if choose is None else chosen
+
+
 def outputs(model, images, condition=None, by_rows=True):
     """A `PixelCNNPlusPlus`'s outputs on `images`, computed as the cached
     sampler computes them: row by row in `u`; in `ul`, row by row as over
@@ -878,28 +906,9 @@ class _CachedNetwork:
         """Draws the unknown pixels of `images` (or has `choose` choose
         them, channel by channel, from their pmfs); see `build_loop`."""
 
-        def draw(row, col, params):
-            distribution = self.model.output_distribution(params, temperature)
-            return distribution.sample_from_uniforms(
-                _at(_at(component_noise, 1, row), 1, col),
-                _at(_at(channel_noise, 1, row), 1, col),
-            )
-
-        def chosen(row, col, params):
-            distribution = self.model.output_distribution(params)
-            values = []
-            for channel in range(self.channels):
-                if values:
-                    earlier = tf.stack(values, -1)
-                else:
-                    earlier = tf.zeros([tf.shape(params)[0], 0])
-                pmf = channel_pmf(distribution, channel, earlier)
-                values.append(choose(pmf, row, col, channel))
-            return tf.stack(values, -1)
-
-        if choose is not None:
-            draw = chosen
-
+        draw = pixel_values_of(
+            self.model, component_noise, channel_noise, temperature, choose
+        )
         images, _ = self._run(images, known, condition, draw, teacher_forced_rows)
         return tf.cast(images, self.model.sample_dtype)
 

@@ -51,7 +51,6 @@ _celu = pixel_cnn_pp_cache._celu
 _elu = pixel_cnn_pp_cache._elu
 _conv = pixel_cnn_pp_cache._conv
 _window = pixel_cnn_pp_cache._window
-channel_pmf = pixel_cnn_pp_cache.channel_pmf
 
 
 def build_loop(model, jit_compile=False, teacher_forced_rows=True):
@@ -337,28 +336,9 @@ class _CachedNetwork:
         """Draws the unknown pixels of `images` (or has `choose` choose
         them, channel by channel, from their pmfs); see `build_loop`."""
 
-        def draw(row, col, params):
-            distribution = self.model.output_distribution(params, temperature)
-            return distribution.sample_from_uniforms(
-                _at(_at(component_noise, 1, row), 1, col),
-                _at(_at(channel_noise, 1, row), 1, col),
-            )
-
-        def chosen(row, col, params):
-            distribution = self.model.output_distribution(params)
-            values = []
-            for channel in range(self.channels):
-                if values:
-                    earlier = tf.stack(values, -1)
-                else:
-                    earlier = tf.zeros([tf.shape(params)[0], 0])
-                pmf = channel_pmf(distribution, channel, earlier)
-                values.append(choose(pmf, row, col, channel))
-            return tf.stack(values, -1)
-
-        if choose is not None:
-            draw = chosen
-
+        draw = pixel_cnn_pp_cache.pixel_values_of(
+            self.model, component_noise, channel_noise, temperature, choose
+        )
         images, _ = self._run(images, known, condition, draw, teacher_forced_rows)
         return tf.cast(images, self.model.sample_dtype)
 
