@@ -22,6 +22,7 @@ from pixel_keras.layers.shifted_conv import right_shift
 from pixel_keras.layers.stack_conv import HorizontalStackConv2D
 from pixel_keras.layers.stack_conv import VerticalStackConv2D
 from pixel_keras.layers.weight_norm import WeightNorm
+from pixel_keras.layers.weight_norm import WeightNormConv2D
 from pixel_keras.layers.weight_norm import WeightNormDense
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "RowLSTM",
     "VerticalStackConv2D",
     "WeightNorm",
+    "WeightNormConv2D",
     "WeightNormDense",
     "background_planes",
     "concat_elu",

@@ -7,6 +7,7 @@ from pixel_keras.layers.activations import sigmoid
 from pixel_keras.layers.masked_conv import MaskedConv2D
 from pixel_keras.layers.stack_conv import HorizontalStackConv2D
 from pixel_keras.layers.stack_conv import VerticalStackConv2D
+from pixel_keras.layers.weight_norm import WeightNormConv2D
 
 
 def gated_activation(pre_activations):
@@ -86,6 +87,9 @@ class GatedPixelCNNBlock(keras.layers.Layer):
             has none).
         skip_filters: int, channels of the skip output; None for `filters`.
         kernel_initializer: initializer of every kernel.
+        weight_norm: bool, whether the stacks' convolutions, the link and
+            the 1 x 1 convolutions are weight-normalized (`weight_norm.py`;
+            the condition's projections, which have no bias, are not).
         **kwargs: base `keras.layers.Layer` arguments (name, dtype, ...).
 
     Call arguments:
@@ -121,6 +125,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         residual=True,
         skip_filters=None,
         kernel_initializer="glorot_uniform",
+        weight_norm=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -144,6 +149,8 @@ class GatedPixelCNNBlock(keras.layers.Layer):
         self.residual = bool(residual)
         self.skip_filters = skip_filters
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.weight_norm = bool(weight_norm)
+        normalized = {"weight_norm": self.weight_norm}
 
         def layer(cls, units, name, **arguments):
             return cls(
@@ -156,23 +163,24 @@ class GatedPixelCNNBlock(keras.layers.Layer):
 
         self.vertical_conv = layer(
             VerticalStackConv2D, 2 * filters, "vertical_conv",
-            kernel_size=kernel_size, mask_type=mask_type,
+            kernel_size=kernel_size, mask_type=mask_type, **normalized,
         )
         self.horizontal_conv = layer(
             HorizontalStackConv2D, 2 * filters, "horizontal_conv",
             kernel_size=kernel_size, mask_type=mask_type,
-            num_channel_groups=num_channel_groups, output_blocks=2,
+            num_channel_groups=num_channel_groups, output_blocks=2, **normalized,
         )
         # A plain 1 x 1: the vertical stack sees rows above only, which any
         # channel of the horizontal stack may read.
-        self.link = layer(keras.layers.Conv2D, 2 * filters, "link", kernel_size=1)
+        link_class = WeightNormConv2D if self.weight_norm else keras.layers.Conv2D
+        self.link = layer(link_class, 2 * filters, "link", kernel_size=1)
         self.residual_conv = layer(
             MaskedConv2D, filters, "residual_conv",
-            kernel_size=1, num_channel_groups=num_channel_groups,
+            kernel_size=1, num_channel_groups=num_channel_groups, **normalized,
         )
         self.skip_conv = layer(
             MaskedConv2D, skip_filters or filters, "skip_conv",
-            kernel_size=1, num_channel_groups=num_channel_groups,
+            kernel_size=1, num_channel_groups=num_channel_groups, **normalized,
         )
         # Built on the first call that passes a condition (their input
         # sizes are the condition's).
@@ -260,6 +268,7 @@ class GatedPixelCNNBlock(keras.layers.Layer):
                 "residual": self.residual,
                 "skip_filters": self.skip_filters,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "weight_norm": self.weight_norm,
             }
         )
         return config

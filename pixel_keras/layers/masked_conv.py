@@ -21,6 +21,7 @@ import numpy as np
 from keras import ops
 
 from pixel_keras.layers.padded_conv2d import padded_conv2d
+from pixel_keras.layers.weight_norm import WeightNorm
 
 
 def channel_groups(num_channels, num_groups, num_blocks=1):
@@ -68,12 +69,14 @@ def causal_mask(kernel_size, input_groups, output_groups, mask_type):
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
-class MaskedConv2D(keras.layers.Conv2D):
+class MaskedConv2D(WeightNorm, keras.layers.Conv2D):
     """Convolution masked to raster order and R -> G -> B channel order.
 
     The mask multiplies the kernel inside `call`, so the excluded weights
     never act, even before the first optimizer step, and their gradients are
     exactly zero. The mask is not a weight: it is rebuilt from the config.
+    With `weight_norm=True` the kernel is `g * v / ||v||` with the norm over
+    the taps the mask keeps (`weight_norm.py`).
 
     Args:
         filters: int, the number of output channels.
@@ -85,6 +88,7 @@ class MaskedConv2D(keras.layers.Conv2D):
             order is kept (1 for grey-scale: then only the spatial mask acts).
         output_blocks: int, the outputs are this many equal blocks (such as
             the four gates of an LSTM), each grouped like a feature map.
+        weight_norm: bool, whether the kernel is weight-normalized.
         **kwargs: other `keras.layers.Conv2D` arguments (activation,
             initializers, ...). `padding` is always "same", stride 1.
 
@@ -109,6 +113,7 @@ class MaskedConv2D(keras.layers.Conv2D):
         mask_type="B",
         num_channel_groups=1,
         output_blocks=1,
+        weight_norm=False,
         **kwargs,
     ):
         for name in ("strides", "dilation_rate", "groups"):
@@ -163,6 +168,8 @@ class MaskedConv2D(keras.layers.Conv2D):
         self.mask_type = mask_type
         self.num_channel_groups = num_channel_groups
         self.output_blocks = output_blocks
+        self.weight_norm = bool(weight_norm)
+        self._check_weight_norm_arguments()
 
     def build(self, input_shape):
         input_channels = input_shape[-1]
@@ -172,7 +179,8 @@ class MaskedConv2D(keras.layers.Conv2D):
                 f"its input needs at least that many channels. Received: "
                 f"input_shape={tuple(input_shape)}"
             )
-        super().build(input_shape)
+        # Before the kernel: a weight-normalized layer's `g` starts at the
+        # norm of the masked kernel.
         self.mask = ops.convert_to_tensor(
             causal_mask(
                 self.kernel_size,
@@ -182,6 +190,14 @@ class MaskedConv2D(keras.layers.Conv2D):
             ),
             dtype=self.compute_dtype,
         )
+        super().build(input_shape)
+
+    def _kernel_direction(self):
+        kernel = ops.convert_to_tensor(self._kernel)
+        return kernel * ops.cast(self.mask, kernel.dtype)
+
+    def call(self, inputs):
+        return self._weight_norm_call(super().call, inputs)
 
     def convolution_op(self, inputs, kernel):
         # "same" padding spelled out (as TensorFlow splits it), so that the
@@ -203,6 +219,7 @@ class MaskedConv2D(keras.layers.Conv2D):
                 "mask_type": self.mask_type,
                 "num_channel_groups": self.num_channel_groups,
                 "output_blocks": self.output_blocks,
+                "weight_norm": self.weight_norm,
             }
         )
         return config

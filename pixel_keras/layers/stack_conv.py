@@ -23,7 +23,9 @@ every earlier pixel:
   after (also its own group).
 
 Both are padded convolutions (`padded_conv2d`, stride 1, VALID after
-explicit zero padding), so they run at the speed of `Conv2D`.
+explicit zero padding), so they run at the speed of `Conv2D`. With
+`weight_norm=True` their kernels are weight-normalized (`weight_norm.py`),
+the horizontal one over the taps its mask keeps.
 """
 
 import keras
@@ -33,6 +35,7 @@ from pixel_keras.layers.masked_conv import causal_mask
 from pixel_keras.layers.masked_conv import channel_groups
 from pixel_keras.layers.padded_conv2d import padded_conv2d
 from pixel_keras.layers.shifted_conv import down_shift
+from pixel_keras.layers.weight_norm import WeightNorm
 
 MASK_TYPES = ("A", "B")
 
@@ -63,12 +66,13 @@ def _check_stack_arguments(class_name, kernel_size, mask_type, kwargs):
     return kernel_size
 
 
-class _StackConv2D(keras.layers.Conv2D):
+class _StackConv2D(WeightNorm, keras.layers.Conv2D):
     """Base of the two stack convolutions: a padded stride-1 convolution
     whose `kernel_size` argument is the stack's `n` (the kernel itself is
-    `kernel_shape(n)`); subclasses define `kernel_shape` and `padding_of`."""
+    `kernel_shape(n)`); subclasses define `kernel_shape` and
+    `convolution_op`."""
 
-    def __init__(self, filters, kernel_size, mask_type="B", **kwargs):
+    def __init__(self, filters, kernel_size, mask_type="B", weight_norm=False, **kwargs):
         size = _check_stack_arguments(type(self).__name__, kernel_size, mask_type, kwargs)
         super().__init__(
             filters=filters,
@@ -79,6 +83,11 @@ class _StackConv2D(keras.layers.Conv2D):
         )
         self.stack_size = size
         self.mask_type = mask_type
+        self.weight_norm = bool(weight_norm)
+        self._check_weight_norm_arguments()
+
+    def call(self, inputs):
+        return self._weight_norm_call(super().call, inputs)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.filters)
@@ -87,7 +96,13 @@ class _StackConv2D(keras.layers.Conv2D):
         config = super().get_config()
         for key in ("padding", "strides", "dilation_rate", "data_format", "groups"):
             config.pop(key, None)
-        config.update({"kernel_size": self.stack_size, "mask_type": self.mask_type})
+        config.update(
+            {
+                "kernel_size": self.stack_size,
+                "mask_type": self.mask_type,
+                "weight_norm": self.weight_norm,
+            }
+        )
         return config
 
 
@@ -109,6 +124,7 @@ class VerticalStackConv2D(_StackConv2D):
         kernel_size: odd int n; the kernel is `(ceil(n / 2), n)`.
         mask_type: `"A"` (the first layer: rows strictly above) or `"B"`
             (later layers: also the input's own row).
+        weight_norm: bool, whether the kernel is weight-normalized.
         **kwargs: other `keras.layers.Conv2D` arguments (activation,
             initializers, ...). Always stride 1, no dilation.
 
@@ -159,6 +175,8 @@ class HorizontalStackConv2D(_StackConv2D):
             is kept (1: no channel mask).
         output_blocks: int, the outputs are this many equal blocks (the two
             halves of a gate's pre-activations), each grouped like a map.
+        weight_norm: bool, whether the kernel is weight-normalized, over
+            the taps the mask keeps.
         **kwargs: other `keras.layers.Conv2D` arguments. Always stride 1.
 
     Input shape:
@@ -176,9 +194,18 @@ class HorizontalStackConv2D(_StackConv2D):
     """
 
     def __init__(
-        self, filters, kernel_size, mask_type="B", num_channel_groups=1, output_blocks=1, **kwargs
+        self,
+        filters,
+        kernel_size,
+        mask_type="B",
+        num_channel_groups=1,
+        output_blocks=1,
+        weight_norm=False,
+        **kwargs,
     ):
-        super().__init__(filters, kernel_size, mask_type=mask_type, **kwargs)
+        super().__init__(
+            filters, kernel_size, mask_type=mask_type, weight_norm=weight_norm, **kwargs
+        )
         if isinstance(num_channel_groups, bool) or not (
             isinstance(num_channel_groups, int) and num_channel_groups >= 1
         ):
@@ -214,9 +241,9 @@ class HorizontalStackConv2D(_StackConv2D):
                 "input needs at least that many channels. Received: "
                 f"input_shape={tuple(input_shape)}"
             )
-        super().build(input_shape)
         # The left half of a 1 x n masked kernel: its taps left of the
-        # centre, and the centre's channel mask.
+        # centre, and the centre's channel mask. Before the kernel: a
+        # weight-normalized layer's `g` starts at the norm of the masked one.
         mask = causal_mask(
             (1, self.stack_size),
             channel_groups(input_channels, self.num_channel_groups),
@@ -226,6 +253,11 @@ class HorizontalStackConv2D(_StackConv2D):
         self.mask = ops.convert_to_tensor(
             mask[:, : self.kernel_size[1]], dtype=self.compute_dtype
         )
+        super().build(input_shape)
+
+    def _kernel_direction(self):
+        kernel = ops.convert_to_tensor(self._kernel)
+        return kernel * ops.cast(self.mask, kernel.dtype)
 
     def convolution_op(self, inputs, kernel):
         masked = kernel * ops.cast(self.mask, kernel.dtype)

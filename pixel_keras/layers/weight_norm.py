@@ -71,6 +71,12 @@ class WeightNorm:
                 trainable=True,
             )
 
+    def _kernel_direction(self):
+        """The kernel's direction `v` as a tensor. A masked layer returns
+        `v` times its mask, so that only the taps that act are normalized
+        and the masked ones get no gradient through the norm."""
+        return ops.convert_to_tensor(self._kernel)
+
     def _norm_axes(self):
         rank = len(self._kernel.shape)
         output_axis = self.kernel_output_axis % rank
@@ -78,7 +84,7 @@ class WeightNorm:
 
     def _kernel_norm(self):
         squared = ops.sum(
-            ops.square(ops.convert_to_tensor(self._kernel)),
+            ops.square(self._kernel_direction()),
             axis=self._norm_axes(),
             keepdims=True,
         )
@@ -98,7 +104,7 @@ class WeightNorm:
             # quantization); Conv2DTranspose keeps a plain attribute.
             base = getattr(super(), "kernel", None)
             return self._kernel if base is None else base
-        direction = ops.convert_to_tensor(self._kernel)
+        direction = self._kernel_direction()
         squared = ops.sum(ops.square(direction), axis=self._norm_axes(), keepdims=True)
         scale = ops.reshape(self.kernel_g, ops.shape(squared)) / ops.sqrt(
             ops.maximum(squared, _SQUARED_NORM_FLOOR)
@@ -174,6 +180,39 @@ class WeightNormDense(WeightNorm, keras.layers.Dense):
         self._check_weight_norm_arguments()
 
     def call(self, inputs, training=None):
+        return self._weight_norm_call(super().call, inputs)
+
+
+@keras.saving.register_keras_serializable(package="pixel_keras")
+class WeightNormConv2D(WeightNorm, keras.layers.Conv2D):
+    """A `keras.layers.Conv2D` whose kernel is weight-normalized.
+
+    Args:
+        filters: int, output channels.
+        kernel_size: int or pair, the kernel's size.
+        **kwargs: other `keras.layers.Conv2D` arguments (`use_bias` must
+            stay True).
+
+    Input shape:
+        `(batch, height, width, channels)` (channels last).
+
+    Output shape:
+        `(batch, new_height, new_width, filters)`.
+
+    Example:
+
+    >>> layer = WeightNormConv2D(4, 1)
+    >>> layer(keras.ops.ones((2, 5, 5, 3))).shape
+    (2, 5, 5, 4)
+    """
+
+    weight_norm = True
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        super().__init__(filters, kernel_size, **kwargs)
+        self._check_weight_norm_arguments()
+
+    def call(self, inputs):
         return self._weight_norm_call(super().call, inputs)
 
 

@@ -7,15 +7,21 @@ from a softmax (or sigmoid) each. The layers they share are named here once;
 their cached samplers find them by these names.
 """
 
+import collections
+
 import keras
 from keras import ops
 
+from pixel_keras.conditioning import ConditionSpec
 from pixel_keras.distributions import pixel_categorical
 from pixel_keras.layers import MaskedConv2D
 from pixel_keras.layers import PixelEncoding
 from pixel_keras.models.autoregressive import AutoregressiveImageModel
+from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import check_positive_int
 from pixel_keras.models.autoregressive import head_dtype_policy
+from pixel_keras.models.autoregressive import image_inputs
+from pixel_keras.models.autoregressive import model_dtype_policy
 from pixel_keras.sampling import subpixel
 
 # Names of the layers every model of the family has.
@@ -35,6 +41,55 @@ def check_stack_arguments(channels, num_filters, num_layers, output_filters):
     check_positive_int("num_filters", num_filters, minimum=channels)
     check_positive_int("num_layers", num_layers)
     check_positive_int("output_filters", output_filters, minimum=channels)
+
+
+NetworkInputs = collections.namedtuple(
+    "NetworkInputs",
+    ["image_shape", "condition_spec", "policy", "inputs", "images", "condition", "encoded"],
+)
+NetworkInputs.__doc__ = """What `network_inputs` returns: the checked image shape (a tuple),
+the `ConditionSpec`, the model's `keras.DTypePolicy`, the functional
+`inputs`, the `images` and condition `condition` (the one-hot label or the
+flattened values, None without one) tensors, and the `encoded` images."""
+
+
+def network_inputs(
+    image_shape,
+    num_levels,
+    num_filters,
+    num_layers,
+    output_filters,
+    num_classes,
+    conditional_shape,
+    input_encoding,
+    embedding_dim,
+    dtype,
+):
+    """The checked arguments and the first layers of a softmax model.
+
+    Every model of the family checks the same arguments (the image and its
+    levels, the condition, the widths and depth), in the same order, before
+    it builds anything, and starts from the same inputs and encoding layer.
+
+    Args:
+        image_shape, num_levels, num_filters, num_layers, output_filters,
+        num_classes, conditional_shape, input_encoding, embedding_dim: the
+            model's constructor arguments of those names.
+        dtype: the model's `dtype` argument (None for the global policy).
+
+    Returns:
+        A `NetworkInputs`.
+
+    Raises:
+        ValueError: naming the first argument out of range.
+    """
+    image_shape = check_image_arguments(image_shape, num_levels, max_levels=MAX_LEVELS)
+    condition_spec = ConditionSpec(num_classes, conditional_shape)
+    check_stack_arguments(image_shape[-1], num_filters, num_layers, output_filters)
+    policy = model_dtype_policy(dtype)
+    inputs, images, condition = image_inputs(image_shape, condition_spec)
+    encoded = pixel_encoding(num_levels, input_encoding, embedding_dim, dtype=policy)(images)
+    return NetworkInputs(image_shape, condition_spec, policy, inputs, images, condition, encoded)
 
 
 def pixel_encoding(num_levels, encoding, embedding_dim, dtype=None):
@@ -57,20 +112,27 @@ def add_condition_bias(features, condition_vector, name, dtype=None):
     return features + bias[:, None, None, :]
 
 
-def output_stack(features, output_filters, image_shape, num_levels, dtype):
+def output_stack(features, output_filters, image_shape, num_levels, dtype, weight_norm=False):
     """ReLU, 1x1 mask-B convolution, ReLU, 1x1 mask-B convolution to logits.
 
     `dtype` is the model's policy; the logits are computed in its variable
     dtype (float32 under a mixed policy), as the softmax that reads them.
+    With `weight_norm` both convolutions are weight-normalized.
     """
     channels = image_shape[-1]
     x = MaskedConv2D(
-        output_filters, 1, num_channel_groups=channels, dtype=dtype, name=OUTPUT_HIDDEN
+        output_filters,
+        1,
+        num_channel_groups=channels,
+        weight_norm=weight_norm,
+        dtype=dtype,
+        name=OUTPUT_HIDDEN,
     )(ops.relu(features))
     return MaskedConv2D(
         pixel_categorical.num_logits(channels, num_levels),
         1,
         num_channel_groups=channels,
+        weight_norm=weight_norm,
         dtype=head_dtype_policy(dtype),
         name=LOGITS,
     )(ops.relu(x))

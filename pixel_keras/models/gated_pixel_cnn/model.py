@@ -4,13 +4,9 @@ Generation with PixelCNN Decoders")."""
 import keras
 
 from pixel_keras.conditioning import CONDITION
-from pixel_keras.conditioning import ConditionSpec
 from pixel_keras.layers import GatedPixelCNNBlock
 from pixel_keras.models import categorical
-from pixel_keras.models.autoregressive import check_image_arguments
 from pixel_keras.models.autoregressive import check_positive_int
-from pixel_keras.models.autoregressive import image_inputs
-from pixel_keras.models.autoregressive import model_dtype_policy
 from pixel_keras.models.gated_pixel_cnn import cached_sampler
 from pixel_keras.models.gated_pixel_cnn.layer_names import SKIP_SUM
 from pixel_keras.models.gated_pixel_cnn.layer_names import block_name
@@ -90,6 +86,11 @@ class GatedPixelCNN(categorical.CategoricalPixelModel):
             (for unordered values such as discrete latent codes); see
             `PixelEncoding`.
         embedding_dim: int, features per channel for `"embedding"`.
+        weight_norm: bool, whether every convolution but the condition's
+            projections is weight-normalized (Salimans & Kingma, 2016), the
+            masked ones over the taps their masks keep; initialize it on a batch
+            (`training.initialize_weight_norm`, which `pixel-keras train`
+            runs); until then it computes what the plain model would.
         **kwargs: base `keras.Model` arguments.
 
     Call arguments:
@@ -128,6 +129,7 @@ class GatedPixelCNN(categorical.CategoricalPixelModel):
         "conditional_shape",
         "input_encoding",
         "embedding_dim",
+        "weight_norm",
     )
 
     def __init__(
@@ -142,30 +144,26 @@ class GatedPixelCNN(categorical.CategoricalPixelModel):
         conditional_shape=None,
         input_encoding="scaled",
         embedding_dim=16,
+        weight_norm=False,
         **kwargs,
     ):
-        image_shape = check_image_arguments(
-            image_shape, num_levels, max_levels=categorical.MAX_LEVELS
-        )
-        condition_spec = ConditionSpec(num_classes, conditional_shape)
-        channels = image_shape[-1]
-        categorical.check_stack_arguments(channels, num_filters, num_layers, output_filters)
         check_positive_int("kernel_size", kernel_size, minimum=3)
         if kernel_size % 2 != 1:
             raise ValueError(
                 f"Expected an odd `kernel_size` (the n of the stacks' n x n footprint). "
                 f"Received: kernel_size={kernel_size}"
             )
-        spatial = condition_map_factors(image_shape, condition_spec.shape) is not None
-
-        policy = model_dtype_policy(kwargs.pop("dtype", None))
-        inputs, images, vector = image_inputs(image_shape, condition_spec)
-        condition_map = None
-        if spatial:
-            condition_map, vector = inputs[CONDITION], None
-        encoded = categorical.pixel_encoding(
-            num_levels, input_encoding, embedding_dim, dtype=policy
-        )(images)
+        stem = categorical.network_inputs(
+            image_shape, num_levels, num_filters, num_layers, output_filters,
+            num_classes, conditional_shape, input_encoding, embedding_dim,
+            dtype=kwargs.pop("dtype", None),
+        )
+        image_shape, condition_spec, policy = stem.image_shape, stem.condition_spec, stem.policy
+        channels = image_shape[-1]
+        vector, condition_map = stem.condition, None
+        if condition_map_factors(image_shape, condition_spec.shape) is not None:
+            condition_map, vector = stem.inputs[CONDITION], None
+        encoded = stem.encoded
         stacks, skips = encoded, []
         for i in range(num_layers):
             block = GatedPixelCNNBlock(
@@ -174,6 +172,7 @@ class GatedPixelCNN(categorical.CategoricalPixelModel):
                 mask_type="A" if i == 0 else "B",
                 num_channel_groups=channels,
                 residual=i > 0,
+                weight_norm=weight_norm,
                 dtype=policy,
                 name=block_name(i),
             )
@@ -187,9 +186,10 @@ class GatedPixelCNN(categorical.CategoricalPixelModel):
         # it, the last horizontal 1 x 1 would be the only path from it).
         features = keras.layers.Add(dtype=policy, name=SKIP_SUM)([horizontal, *skips])
         outputs = categorical.output_stack(
-            features, output_filters, image_shape, num_levels, dtype=policy
+            features, output_filters, image_shape, num_levels, dtype=policy,
+            weight_norm=weight_norm,
         )
-        super().__init__(inputs=inputs, outputs=outputs, dtype=policy, **kwargs)
+        super().__init__(inputs=stem.inputs, outputs=outputs, dtype=policy, **kwargs)
 
         self.image_shape = image_shape
         self.num_levels = num_levels
@@ -202,6 +202,7 @@ class GatedPixelCNN(categorical.CategoricalPixelModel):
         self.condition_spec = condition_spec
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
+        self.weight_norm = bool(weight_norm)
 
     @property
     def condition_map_factors(self):

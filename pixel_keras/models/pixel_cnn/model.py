@@ -3,12 +3,8 @@
 import keras
 from keras import ops
 
-from pixel_keras.conditioning import ConditionSpec
 from pixel_keras.layers import MaskedConv2D
 from pixel_keras.models import categorical
-from pixel_keras.models.autoregressive import check_image_arguments
-from pixel_keras.models.autoregressive import image_inputs
-from pixel_keras.models.autoregressive import model_dtype_policy
 from pixel_keras.models.pixel_cnn import cached_sampler
 from pixel_keras.models.pixel_cnn.layer_names import block_layer
 from pixel_keras.models.pixel_cnn.presets import PIXEL_CNN_PRESETS
@@ -46,6 +42,11 @@ class PixelCNN(categorical.CategoricalPixelModel):
             (for unordered values such as discrete latent codes); see
             `PixelEncoding`.
         embedding_dim: int, features per channel for `"embedding"`.
+        weight_norm: bool, whether every convolution is weight-normalized
+            (Salimans & Kingma, 2016), the masked ones over the taps their
+            masks keep; initialize it on a batch
+            (`training.initialize_weight_norm`, which `pixel-keras train`
+            runs); until then it computes what the plain model would.
         **kwargs: base `keras.Model` arguments.
 
     Call arguments:
@@ -81,6 +82,7 @@ class PixelCNN(categorical.CategoricalPixelModel):
         "conditional_shape",
         "input_encoding",
         "embedding_dim",
+        "weight_norm",
     )
 
     def __init__(
@@ -94,20 +96,16 @@ class PixelCNN(categorical.CategoricalPixelModel):
         conditional_shape=None,
         input_encoding="scaled",
         embedding_dim=16,
+        weight_norm=False,
         **kwargs,
     ):
-        image_shape = check_image_arguments(
-            image_shape, num_levels, max_levels=categorical.MAX_LEVELS
+        stem = categorical.network_inputs(
+            image_shape, num_levels, num_filters, num_layers, output_filters,
+            num_classes, conditional_shape, input_encoding, embedding_dim,
+            dtype=kwargs.pop("dtype", None),
         )
-        condition_spec = ConditionSpec(num_classes, conditional_shape)
-        channels = image_shape[-1]
-        categorical.check_stack_arguments(channels, num_filters, num_layers, output_filters)
-
-        policy = model_dtype_policy(kwargs.pop("dtype", None))
-        inputs, images, condition = image_inputs(image_shape, condition_spec)
-        encoded = categorical.pixel_encoding(
-            num_levels, input_encoding, embedding_dim, dtype=policy
-        )(images)
+        image_shape, condition_spec, policy = stem.image_shape, stem.condition_spec, stem.policy
+        channels, condition, encoded = image_shape[-1], stem.condition, stem.encoded
 
         def masked(filters, kernel_size, name, mask_type="B"):
             return MaskedConv2D(
@@ -115,6 +113,7 @@ class PixelCNN(categorical.CategoricalPixelModel):
                 kernel_size,
                 mask_type=mask_type,
                 num_channel_groups=channels,
+                weight_norm=weight_norm,
                 dtype=policy,
                 name=name,
             )
@@ -129,9 +128,10 @@ class PixelCNN(categorical.CategoricalPixelModel):
             y = masked(2 * num_filters, 1, block_layer(i, "expand"))(ops.relu(y))
             x = x + y
         outputs = categorical.output_stack(
-            x, output_filters, image_shape, num_levels, dtype=policy
+            x, output_filters, image_shape, num_levels, dtype=policy,
+            weight_norm=weight_norm,
         )
-        super().__init__(inputs=inputs, outputs=outputs, dtype=policy, **kwargs)
+        super().__init__(inputs=stem.inputs, outputs=outputs, dtype=policy, **kwargs)
 
         self.image_shape = image_shape
         self.num_levels = num_levels
@@ -143,6 +143,7 @@ class PixelCNN(categorical.CategoricalPixelModel):
         self.condition_spec = condition_spec
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
+        self.weight_norm = bool(weight_norm)
 
     def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
         """The cached sampling loop (`cached_sampler.py`), with `jit_compile`

@@ -2,14 +2,10 @@
 
 import keras
 
-from pixel_keras.conditioning import ConditionSpec
 from pixel_keras.layers import DiagonalBiLSTM
 from pixel_keras.layers import MaskedConv2D
 from pixel_keras.layers import RowLSTM
 from pixel_keras.models import categorical
-from pixel_keras.models.autoregressive import check_image_arguments
-from pixel_keras.models.autoregressive import image_inputs
-from pixel_keras.models.autoregressive import model_dtype_policy
 from pixel_keras.models.pixel_rnn import diagonal_bilstm_sampler
 from pixel_keras.models.pixel_rnn import row_lstm_sampler
 from pixel_keras.models.pixel_rnn.layer_names import INPUT_CONV_BACKWARD
@@ -113,20 +109,15 @@ class PixelRNN(categorical.CategoricalPixelModel):
         embedding_dim=16,
         **kwargs,
     ):
-        image_shape = check_image_arguments(
-            image_shape, num_levels, max_levels=categorical.MAX_LEVELS
-        )
-        condition_spec = ConditionSpec(num_classes, conditional_shape)
         if kind not in KINDS:
             raise ValueError(f"Expected `kind` in {KINDS}. Received: kind={kind!r}")
-        channels = image_shape[-1]
-        categorical.check_stack_arguments(channels, num_filters, num_layers, output_filters)
-
-        policy = model_dtype_policy(kwargs.pop("dtype", None))
-        inputs, images, condition = image_inputs(image_shape, condition_spec)
-        encoded = categorical.pixel_encoding(
-            num_levels, input_encoding, embedding_dim, dtype=policy
-        )(images)
+        stem = categorical.network_inputs(
+            image_shape, num_levels, num_filters, num_layers, output_filters,
+            num_classes, conditional_shape, input_encoding, embedding_dim,
+            dtype=kwargs.pop("dtype", None),
+        )
+        image_shape, condition_spec, policy = stem.image_shape, stem.condition_spec, stem.policy
+        channels, condition, encoded = image_shape[-1], stem.condition, stem.encoded
         x = MaskedConv2D(
             2 * num_filters,
             7,
@@ -191,7 +182,7 @@ class PixelRNN(categorical.CategoricalPixelModel):
             num_levels,
             dtype=policy,
         )
-        super().__init__(inputs=inputs, outputs=outputs, dtype=policy, **kwargs)
+        super().__init__(inputs=stem.inputs, outputs=outputs, dtype=policy, **kwargs)
 
         self.image_shape = image_shape
         self.num_levels = num_levels
