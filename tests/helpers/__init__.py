@@ -19,6 +19,7 @@ The helpers live in modules by subject, all re-exported here:
     weights                  optimizer_averages, trainable_values, ...
     graph_audit              broadcasting_matmuls
     seeding                  set_random_seed
+    distribute               assert_mirrored_fit_matches_one_device
 """
 
 from tests.helpers.processes import ROOT
@@ -106,3 +107,4 @@ from tests.helpers.weights import any_differ
 from tests.helpers.graph_audit import BATCH_MATMULS
 from tests.helpers.graph_audit import broadcasting_matmuls
 from tests.helpers.seeding import set_random_seed
+from tests.helpers.distribute import assert_mirrored_fit_matches_one_device

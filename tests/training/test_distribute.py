@@ -2,12 +2,8 @@
 devices."""
 
 import json
-import subprocess
-import sys
-import textwrap
 import types
 
-import numpy as np
 import pytest
 
 from pixel_keras.training import distribute
@@ -86,46 +82,8 @@ def test_default_strategies_on_a_cpu_machine():
     assert one.num_replicas_in_sync == 1
 
 
-_MIRRORED_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    import numpy as np
-    from pixel_keras.training import distribute
-    distribute.split_cpu(2)
-    import keras
-    from pixel_keras import data
-    from pixel_keras.models import PixelCNNPlusPlus
-
-    images, _ = data.images_and_labels(data.load("digits").train, limit=64)
-    images = images.astype("float32")
-
-    def losses(strategy):
-        keras.utils.set_random_seed(0)
-        with strategy.scope():
-            model = PixelCNNPlusPlus.from_preset(
-                "tiny", num_filters=8, num_logistic_mix=2, dropout=0.0)
-            model.compile(optimizer=keras.optimizers.Adam(1e-3))
-        history = model.fit(images, batch_size=16, epochs=3, shuffle=False, verbose=0)
-        return strategy.num_replicas_in_sync, history.history["loss"]
-
-    mirrored = distribute.make_strategy("mirrored")
-    single = distribute.make_strategy("one_device")
-    print(json.dumps({"mirrored": losses(mirrored), "single": losses(single)}))
-    """
-)
-
-
 @pytest.mark.slow
 def test_mirrored_on_two_cpu_devices_matches_one_device():
-    run = subprocess.run(
-        [sys.executable, "-c", _MIRRORED_SCRIPT],
-        cwd=helpers.ROOT, env=ENV, capture_output=True, text=True, timeout=300,
+    helpers.assert_mirrored_fit_matches_one_device(
+        "PixelCNNPlusPlus", {"num_filters": 8, "num_logistic_mix": 2, "dropout": 0.0}, env=ENV
     )
-    assert run.returncode == 0, run.stderr[-3000:]
-    result = json.loads(run.stdout.strip().splitlines()[-1])
-    (replicas, mirrored), (one, single) = result["mirrored"], result["single"]
-    assert replicas == 2 and one == 1
-    assert mirrored[-1] < mirrored[0]
-    # The same global batch split over two replicas: the same losses, up to
-    # the order of float additions.
-    np.testing.assert_allclose(mirrored, single, rtol=2e-4)
