@@ -26,9 +26,9 @@ _ARCHITECTURE_FLAGS = {
         "dropout",
         "weight_norm",
     ),
-    PixelCNN: ("num_filters", "num_layers", "output_filters"),
+    PixelCNN: ("num_filters", "num_layers", "output_filters", "weight_norm"),
     PixelRNN: ("num_filters", "num_layers", "output_filters"),
-    GatedPixelCNN: ("num_filters", "num_layers", "kernel_size", "output_filters"),
+    GatedPixelCNN: ("num_filters", "num_layers", "kernel_size", "output_filters", "weight_norm"),
     PixelSNAIL: (
         "num_filters",
         "num_blocks",
@@ -38,6 +38,7 @@ _ARCHITECTURE_FLAGS = {
         "value_dim",
         "num_logistic_mix",
         "dropout",
+        "weight_norm",
     ),
 }
 _ALL_ARCHITECTURE_FLAGS = sorted({f for flags in _ARCHITECTURE_FLAGS.values() for f in flags})

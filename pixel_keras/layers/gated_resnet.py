@@ -5,6 +5,7 @@ from keras import ops
 
 from pixel_keras.layers.activations import elu
 from pixel_keras.layers.activations import sigmoid
+from pixel_keras.layers.gated_pixel_cnn_block import upsample_nearest
 from pixel_keras.layers.shifted_conv import DownRightShiftedConv2D
 from pixel_keras.layers.shifted_conv import DownShiftedConv2D
 from pixel_keras.layers.weight_norm import WeightNormDense
@@ -31,7 +32,7 @@ class GatedResNet(keras.layers.Layer):
     ```
     c = conv(concat_elu(x)) [+ 1x1(concat_elu(skip))]
     c = dropout(concat_elu(c))
-    a, b = split(conv(c) [+ dense(condition)])
+    a, b = split(conv(c) [+ dense(condition)] [+ upsample(1x1(condition_map))])
     out = x + a * sigmoid(b)
     ```
 
@@ -59,6 +60,11 @@ class GatedResNet(keras.layers.Layer):
             the causal footprint of this stream itself.
         condition: optional `(batch, features)` tensor (e.g. a one-hot class
             label), projected and added to the gates at every pixel.
+        condition_map: optional `(batch, h, w, c)` map whose `h` and `w`
+            divide the input's height and width (e.g. the VQ-VAE-2 top
+            codes that a bottom prior is conditioned on): a 1 x 1
+            projection of it, upsampled by repeating each value (nearest),
+            is added to the gates. Neither condition depends on a pixel.
         training: Python bool, whether dropout is active.
 
     Input shape:
@@ -113,7 +119,9 @@ class GatedResNet(keras.layers.Layer):
             **kwargs,
         )
 
-    def build(self, inputs_shape, skip_shape=None, condition_shape=None):
+    def build(
+        self, inputs_shape, skip_shape=None, condition_shape=None, condition_map_shape=None
+    ):
         filters = inputs_shape[-1]
         if filters is None:
             raise ValueError(
@@ -160,8 +168,25 @@ class GatedResNet(keras.layers.Layer):
                 name="condition_projection",
             )
             self.condition_projection.build(condition_shape)
+        self.condition_map_projection = None
+        if condition_map_shape is not None:
+            if len(condition_map_shape) != 4:
+                raise ValueError(
+                    "Expected `condition_map` of shape (batch, h, w, channels). "
+                    f"Received: condition_map shape={condition_map_shape}"
+                )
+            # A 1 x 1 convolution, as a Dense on the last axis; no bias (the
+            # gate convolution has one), as the class projection.
+            self.condition_map_projection = keras.layers.Dense(
+                2 * filters,
+                use_bias=False,
+                kernel_initializer=initializer,
+                dtype=self.dtype_policy,
+                name="condition_map_projection",
+            )
+            self.condition_map_projection.build(condition_map_shape)
 
-    def call(self, inputs, skip=None, condition=None, training=None):
+    def call(self, inputs, skip=None, condition=None, condition_map=None, training=None):
         if (skip is None) != (self.skip_projection is None):
             raise ValueError(
                 "`GatedResNet` was built "
@@ -174,6 +199,12 @@ class GatedResNet(keras.layers.Layer):
                 f"{'with' if self.condition_projection is not None else 'without'} "
                 "a `condition` input and must be called the same way."
             )
+        if (condition_map is None) != (self.condition_map_projection is None):
+            raise ValueError(
+                "`GatedResNet` was built "
+                f"{'with' if self.condition_map_projection is not None else 'without'} "
+                "a `condition_map` input and must be called the same way."
+            )
         hidden = self.first_conv(concat_elu(inputs))
         if skip is not None:
             hidden = hidden + self.skip_projection(concat_elu(skip))
@@ -182,10 +213,19 @@ class GatedResNet(keras.layers.Layer):
         if condition is not None:
             projected = self.condition_projection(condition)
             gates = gates + projected[:, None, None, :]
+        if condition_map is not None:
+            # The projection at the map's resolution, then the upsampling:
+            # the same values (a 1 x 1 projection commutes with repeating
+            # pixels), with fewer multiplications.
+            gates = gates + upsample_nearest(
+                self.condition_map_projection(condition_map), gates.shape[1], gates.shape[2]
+            )
         values, gate_logits = ops.split(gates, 2, axis=-1)
         return inputs + values * sigmoid(gate_logits)
 
-    def compute_output_shape(self, inputs_shape, skip_shape=None, condition_shape=None):
+    def compute_output_shape(
+        self, inputs_shape, skip_shape=None, condition_shape=None, condition_map_shape=None
+    ):
         return inputs_shape
 
     def get_config(self):

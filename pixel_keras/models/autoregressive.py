@@ -137,6 +137,31 @@ def image_inputs(image_shape, condition_spec):
     return inputs, images, condition_spec.vector(condition)
 
 
+def condition_map_factors(image_shape, conditional_shape):
+    """How a condition of `conditional_shape` reaches the network.
+
+    Returns:
+        `(rows, cols)`, the factors by which a spatial condition map
+        `(h, w, c)` is upsampled to the image, or None for a vector (any
+        shape of another rank, flattened) or no condition.
+
+    Raises:
+        ValueError: for an `(h, w, c)` shape whose `h` and `w` do not divide
+            the image's height and width.
+    """
+    if conditional_shape is None or len(conditional_shape) != 3:
+        return None
+    height, width = image_shape[:2]
+    rows, cols, _ = conditional_shape
+    if height % rows or width % cols:
+        raise ValueError(
+            "A `conditional_shape` of rank 3 (h, w, c) is a spatial condition map, "
+            "upsampled to the image: h and w must divide the image's height and "
+            f"width ({height}, {width}). Received: conditional_shape={conditional_shape}"
+        )
+    return height // rows, width // cols
+
+
 class _BitsPerDim(keras.losses.Loss):
     """Per-example negative log-likelihood in bits per dimension.
 
@@ -732,6 +757,13 @@ class AutoregressiveImageModel(keras.Model):
     def sample_dtype(self):
         """uint8, or int32 for a model with more than 256 levels."""
         return tf.uint8 if self.num_levels <= 256 else tf.int32
+
+    @property
+    def condition_map_factors(self):
+        """`(rows, cols)` by which a spatial condition map is upsampled to
+        the image (a family that takes maps), or None when the condition is
+        a vector or there is none."""
+        return condition_map_factors(self.image_shape, self.conditional_shape)
 
     # --- Config ---------------------------------------------------------------
 

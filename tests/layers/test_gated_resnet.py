@@ -39,6 +39,29 @@ def test_skip_and_condition_change_the_output():
         block(x, condition=condition)
 
 
+def test_condition_map_is_a_nearest_upsampled_1x1_on_the_gates():
+    block = layers.GatedResNet(shift="down_right")
+    x = tf.random.normal([2, 4, 6, 5])
+    condition_map = tf.random.normal([2, 2, 3, 3])
+    out = block(x, condition_map=condition_map)
+    kernel = block.condition_map_projection.kernel
+    assert tuple(kernel.shape) == (3, 10) and block.condition_map_projection.bias is None
+    # The map's term by hand: each value repeated over its 2 x 2 pixels,
+    # times the kernel, added to the gates.
+    repeated = np.repeat(np.repeat(condition_map.numpy(), 2, axis=1), 2, axis=2)
+    term = np.einsum("bhwc,cf->bhwf", repeated, kernel.numpy())
+    gates = block.gate_conv(
+        block._dropout_layer(layers.concat_elu(block.first_conv(layers.concat_elu(x))))
+    )
+    values, gate_logits = np.split(gates.numpy() + term, 2, axis=-1)
+    expected = x.numpy() + values / (1.0 + np.exp(-gate_logits))
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-5)
+    with pytest.raises(ValueError, match="condition_map"):
+        block(x)
+    with pytest.raises(ValueError, match="condition_map"):
+        layers.GatedResNet()(x, condition_map=tf.zeros([2, 6]))
+
+
 def test_dropout_only_in_training():
     block = layers.GatedResNet(dropout=0.5)
     x = tf.random.normal([2, 4, 4, 8])

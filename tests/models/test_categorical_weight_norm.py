@@ -5,7 +5,10 @@ cached samplers, and training."""
 import numpy as np
 import pytest
 
+from pixel_keras import data
 from pixel_keras import training
+from pixel_keras.cli import registry
+from pixel_keras.cli.config import resolve
 from pixel_keras.layers import weight_norm
 from pixel_keras.models import GatedPixelCNN
 from pixel_keras.models import PixelCNN
@@ -84,3 +87,14 @@ def test_fit_lowers_the_loss_with_weight_norm():
     before = float(model.evaluate(images, batch_size=64, verbose=0))
     model.fit(images, batch_size=32, epochs=3, verbose=0)
     assert float(model.evaluate(images, batch_size=64, verbose=0)) < before - 0.2
+
+
+@pytest.mark.parametrize("family", sorted(MODELS))
+def test_the_weight_norm_flag_reaches_the_model(family, tmp_path):
+    for flag in (True, False):
+        config = resolve(
+            helpers.run_config(tmp_path, model=family, weight_norm=flag, num_filters=8)
+        )
+        model = registry.build_model(config, data.load("digits"))
+        assert model.weight_norm is flag
+        assert bool(weight_norm.weight_normalized_layers(model)) is flag

@@ -7,35 +7,11 @@ from pixel_keras.conditioning import CONDITION
 from pixel_keras.layers import GatedPixelCNNBlock
 from pixel_keras.models import categorical
 from pixel_keras.models.autoregressive import check_positive_int
+from pixel_keras.models.autoregressive import condition_map_factors
 from pixel_keras.models.gated_pixel_cnn import cached_sampler
 from pixel_keras.models.gated_pixel_cnn.layer_names import SKIP_SUM
 from pixel_keras.models.gated_pixel_cnn.layer_names import block_name
 from pixel_keras.models.gated_pixel_cnn.presets import GATED_PIXEL_CNN_PRESETS
-
-
-def condition_map_factors(image_shape, conditional_shape):
-    """How a condition of `conditional_shape` reaches the network.
-
-    Returns:
-        `(rows, cols)`, the factors by which a spatial condition map
-        `(h, w, c)` is upsampled to the image, or None for a vector (any
-        shape of another rank, flattened) or no condition.
-
-    Raises:
-        ValueError: for an `(h, w, c)` shape whose `h` and `w` do not divide
-            the image's height and width.
-    """
-    if conditional_shape is None or len(conditional_shape) != 3:
-        return None
-    height, width = image_shape[:2]
-    rows, cols, _ = conditional_shape
-    if height % rows or width % cols:
-        raise ValueError(
-            "A `conditional_shape` of rank 3 (h, w, c) is a spatial condition map, "
-            "upsampled to the image: h and w must divide the image's height and "
-            f"width ({height}, {width}). Received: conditional_shape={conditional_shape}"
-        )
-    return height // rows, width // cols
 
 
 @keras.saving.register_keras_serializable(package="pixel_keras")
@@ -203,12 +179,6 @@ class GatedPixelCNN(categorical.CategoricalPixelModel):
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
         self.weight_norm = bool(weight_norm)
-
-    @property
-    def condition_map_factors(self):
-        """`(rows, cols)` by which the spatial condition map is upsampled,
-        or None when the condition is a vector or there is none."""
-        return condition_map_factors(self.image_shape, self.conditional_shape)
 
     def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
         """The cached sampling loop (`cached_sampler.py`), with `jit_compile`

@@ -21,10 +21,11 @@ input:
   column by column, and its zero column stays zero. XLA writes `current`
   in place, without copying the buffer at every pixel, as long as every
   read of it is ordered after its write or before it by data
-  (`_window`). A spare column at the end takes the writes of a coarser
-  level at the pixels where it is not visited. A gated block's buffers
-  hold its convolutions' inputs, after the concat_elu, which is thus
-  computed once per value.
+  (`GatedResNetBuffers.window`, in `models/gated_resnet_cache.py`, which
+  PixelSNAIL's sampler shares). A spare column at the end takes the writes
+  of a coarser level at the pixels where it is not visited. A gated block's
+  buffers hold its convolutions' inputs, after the concat_elu, which is
+  thus computed once per value.
 
 Level `l` of the U-Net (height and width divided by `2 ** l`) has a row at
 every `2 ** l`-th image row and a position at every `2 ** l`-th column of
@@ -47,8 +48,16 @@ lies within rounding error of a boundary between two values.
 """
 
 import tensorflow as tf
-from tensorflow.compiler.tf2xla.python import xla as tf2xla
 
+from pixel_keras.models.gated_resnet_cache import GatedResNetBuffers
+from pixel_keras.models.gated_resnet_cache import at
+from pixel_keras.models.gated_resnet_cache import cells
+from pixel_keras.models.gated_resnet_cache import concat_elu
+from pixel_keras.models.gated_resnet_cache import dense_weights
+from pixel_keras.models.gated_resnet_cache import elu
+from pixel_keras.models.gated_resnet_cache import put
+from pixel_keras.models.gated_resnet_cache import window_weights
+from pixel_keras.models.logistic_mixture_head import pixel_values_of
 from pixel_keras.models.pixel_cnn_pp.layer_names import OUTPUT
 from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN
 from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN_RIGHT_ABOVE
@@ -59,95 +68,13 @@ from pixel_keras.sampling import choice
 from pixel_keras.sampling import known_pixels
 
 
-def _at(x, axis, start, size=None):
-    """`x[..., start : start + size, ...]` along `axis` (without `size`: the
-    one index `start`, the axis dropped), for a traced `start`.
-
-    A `tf.slice` with a static size: XLA compiles it to a dynamic slice,
-    where a strided slice with traced bounds has no static shape. The other
-    axes are sliced whole by their sizes, not by -1: with -1 and a traced
-    start, XLA pads the whole input to twice its size before slicing it, at
-    every pixel where the input changes from one pixel to the next.
-    """
-    begin = [0] * x.shape.rank
-    begin[axis] = start
-    sizes = [tf.shape(x)[i] if d is None else d for i, d in enumerate(x.shape)]
-    sizes[axis] = 1 if size is None else size
-    sliced = tf.slice(x, tf.stack(begin), tf.stack(sizes))
-    return tf.squeeze(sliced, axis) if size is None else sliced
-
-
-def _cells(buffer, slot, col, size=None):
-    """`buffer[:, slot, col : col + size]` (without `size`: the one column
-    `col`, the axis dropped) of a `ul` buffer, for a traced slot and column:
-    one static-size slice, as `_at` takes one."""
-    sizes = [tf.shape(buffer)[i] if d is None else d for i, d in enumerate(buffer.shape)]
-    sizes[1:3] = [1, 1 if size is None else size]
-    cells = tf.slice(buffer, tf.stack([0, slot, col, 0]), tf.stack(sizes))
-    return cells[:, 0, 0] if size is None else cells[:, 0]
-
-
-def _put(x, starts, value, xla):
-    """`x` with `x[:, starts[0], .., starts[k - 1]] = value`, for traced
-    `starts` (the batch axis and the axes after the `k` indexed ones whole).
-
-    Under XLA, a dynamic update slice, which XLA does in place; TensorFlow's
-    strided-slice update (what runs without XLA) needs compile-time
-    constant bounds there, and a `tensor_scatter_nd_update` with one index
-    per image compiles to a scatter that made the pixel loop about a third
-    slower.
-    """
-    rank = x.shape.rank
-    for _ in starts:
-        value = tf.expand_dims(value, 1)
-    trailing = [0] * (rank - 1 - len(starts))
-    if xla:
-        return tf2xla.dynamic_update_slice(x, value, tf.stack([0, *starts, *trailing]))
-    # Mask bits of the axes taken whole: the batch and the trailing ones.
-    whole = 1 | sum(1 << axis for axis in range(len(starts) + 1, rank))
-    return tf.raw_ops.TensorStridedSliceUpdate(
-        input=x,
-        begin=tf.stack([0, *starts, *trailing]),
-        end=tf.stack([0, *[start + 1 for start in starts], *trailing]),
-        strides=[1] * rank,
-        value=value,
-        begin_mask=whole,
-        end_mask=whole,
-    )
-
-
-def _elu(x):
-    """`tf.nn.elu`, as TensorFlow's own kernel computes it: `exp(x) - 1` for
-    `x < 0`. XLA lowers `tf.nn.elu` to `expm1`, which took twice as long as
-    this in the loop, where the ELUs were an eighth of a pixel's time."""
-    return tf.where(x > 0.0, x, tf.exp(tf.minimum(x, 0.0)) - 1.0)
-
-
-def _celu(x):
-    """`concat_elu` on the last axis."""
-    return _elu(tf.concat([x, -x], axis=-1))
-
-
-def _conv(layer):
-    """`(kernel, bias)` of a convolution or dense layer, as tensors."""
-    return tf.convert_to_tensor(layer.kernel), tf.convert_to_tensor(layer.bias)
-
-
-def _window(layer):
-    """`(kernel, bias)` of a 2 x k kernel as a matmul on a flat window: the
-    input at the kernel's taps in raster order, each with all its channels
-    (for a gated block's convolutions, the concat_elu its buffers hold)."""
-    kernel, bias = _conv(layer)
-    return tf.reshape(kernel, [-1, kernel.shape[-1]]), bias
-
-
 def build_loop(model, jit_compile=False, teacher_forced_rows=True):
     """The traced cached loop of a `PixelCNNPlusPlus`.
 
     Args:
         model: a built `PixelCNNPlusPlus`.
         jit_compile: whether XLA compiles the loop (every slice at a traced
-            row or column is a static-size `_at`, so it does). An export
+            row or column is a static-size `at`, so it does). An export
             must not: TF Serving runs XLA only when told to.
         teacher_forced_rows: whether the rows above the first unknown pixel
             are computed in a teacher-forced pass (completions); `sample`,
@@ -158,8 +85,8 @@ def build_loop(model, jit_compile=False, teacher_forced_rows=True):
         channel_noise, temperature)` to uint8 images: the signature and the
         draws of the naive per-pixel loop. Built inside
         `choice.choosing(choose)`, each sub-pixel's value is `choose`'s,
-        given its conditional pmf (`channel_pmf`), instead of a draw
-        (`chooses_values` is then True).
+        given its conditional pmf (`logistic_mixture_head.channel_pmf`),
+        instead of a draw (`chooses_values` is then True).
     """
     network = _CachedNetwork(model, xla=bool(jit_compile))
     choose = choice.current()
@@ -181,84 +108,6 @@ def build_loop(model, jit_compile=False, teacher_forced_rows=True):
 
     loop.chooses_values = choose is not None
     return loop
-
-
-def channel_pmf(distribution, channel, earlier):
-    """The pmf of one channel of a pixel given its earlier channels.
-
-    With `x_<c` the values of the earlier channels and `j` each value of
-    channel `c`, the mixture's conditional is
-
-    ```none
-    p(j | x_<c) = sum_k pi_k p_k(x_<c) p_k(j | x_<c) / p(x_<c),
-    ```
-
-    that is, the marginal of the first `c + 1` channels (a mixture of the
-    same components over those channels: the first `c (c + 1) / 2`
-    coefficients are theirs) at `(x_<c, j)`, normalized over `j`. It is
-    computed as a softmax of that marginal's `log_prob` over every `j`, so
-    the components are reweighted by how well they explain `x_<c` exactly
-    as the mixture's own likelihood does. A value far in the tails may get
-    probability 0 in float32; an entropy coder must still give it a code.
-
-    Args:
-        distribution: a `DiscretizedLogisticMixture` of batch shape
-            `(batch,)` (one pixel of every image).
-        channel: Python int `c`.
-        earlier: float32 `(batch, c)` values of the earlier channels.
-
-    Returns:
-        float32 `(batch, num_levels)`.
-    """
-    levels = distribution.num_levels
-    coefficients = distribution.coefficients
-    if coefficients is not None and channel > 0:
-        coefficients = coefficients[..., : channel * (channel + 1) // 2]
-    else:
-        coefficients = None
-    marginal = type(distribution)(
-        logits=distribution.logits,
-        locs=distribution.locs[..., : channel + 1],
-        log_scales=distribution.log_scales[..., : channel + 1],
-        coefficients=coefficients,
-        num_levels=levels,
-    )
-    # Every candidate value (levels, batch, 1) after the earlier ones.
-    batch = tf.shape(earlier)[0]
-    candidates = tf.tile(
-        tf.range(levels, dtype=tf.float32)[:, tf.newaxis, tf.newaxis], [1, batch, 1]
-    )
-    earlier = tf.tile(earlier[tf.newaxis], [levels, 1, 1])
-    log_joint = marginal.log_prob(tf.concat([earlier, candidates], -1))
-    return tf.nn.softmax(tf.transpose(log_joint), axis=-1)
-
-
-def pixel_values_of(model, component_noise, channel_noise, temperature, choose=None):
-    """`draw(row, col, params) -> values`: a pixel's values given its
-    mixture parameters, drawn from the pixel's noise, or, with `choose`
-    (compression), chosen channel by channel from their pmfs. The loops of
-    every family whose likelihood is PixelCNN++'s mixture share it."""
-
-    def draw(row, col, params):
-        distribution = model.output_distribution(params, temperature)
-        return distribution.sample_from_uniforms(
-            _at(_at(component_noise, 1, row), 1, col),
-            _at(_at(channel_noise, 1, row), 1, col),
-        )
-
-    def chosen(row, col, params):
-        distribution = model.output_distribution(params)
-        values = []
-        for channel in range(model.image_shape[-1]):
-            if values:
-                earlier = tf.stack(values, -1)
-            else:
-                earlier = tf.zeros([tf.shape(params)[0], 0])
-            pmf = channel_pmf(distribution, channel, earlier)
-            values.append(choose(pmf, row, col, channel))
-        return tf.stack(values, -1)
-
-    return draw if choose is None else chosen
 
 
 def outputs(model, images, condition=None, by_rows=True):
@@ -284,7 +133,7 @@ def outputs(model, images, condition=None, by_rows=True):
     return _CachedNetwork(model).outputs(images, condition, by_rows)
 
 
-class _CachedNetwork:
+class _CachedNetwork(GatedResNetBuffers):
     """A PixelCNN++'s layers, evaluated row by row and pixel by pixel.
 
     The state of the loops is a flat dict:
@@ -292,7 +141,7 @@ class _CachedNetwork:
     - `"slot/<conv>"`: the previous row of a `u` convolution's input;
     - `"buffer/<conv>"`: `(batch, 2, width + 2, channels)`, the two rows
       of a `ul` convolution's input that its next position reads, in slots
-      by row parity (`_slot`); one slot, the newest row, for the
+      by row parity (`slot`); one slot, the newest row, for the
       transposed ones;
     - `"row/<block>"`: the current row of a `u` block's output, which the
       matching `ul` block reads as its skip input;
@@ -303,17 +152,19 @@ class _CachedNetwork:
     """
 
     def __init__(self, model, xla=False):
+        # The transposed convolutions' buffers keep only their newest row.
+        super().__init__(
+            xla,
+            newest_only=[
+                stride_layer("up", level, "ul") for level in range(model.num_hierarchies - 1)
+            ],
+        )
         self.model = model
-        # Whether the loop is compiled by XLA (which picks how a pixel's
-        # values are written into the caches).
-        self.xla = xla
         self.height, self.width, self.channels = model.image_shape
         self.levels = model.num_hierarchies
         self.num_resnet = model.num_resnet
         self.filters = model.num_filters
         self.scale = 2.0 / (model.num_levels - 1)
-        # The transposed convolutions' buffers keep only their newest row.
-        self.newest_only = {stride_layer("up", level, "ul") for level in range(self.levels - 1)}
         for level in range(self.levels):
             for name in self._blocks(level):
                 kernel_size = model.get_layer(name).kernel_size
@@ -336,11 +187,6 @@ class _CachedNetwork:
             ]
         )
 
-    def _slot(self, name, row):
-        """The slot of buffer `name` that row `row` of its level is written
-        into; the other slot holds row `row - 1`."""
-        return 0 if name in self.newest_only else row % 2
-
     def _buffers(self, level):
         """The `ul` buffers whose input lives at `level`, by consumer."""
         blocks = [block_layer("down", level, "ul", i) for i in range(self.num_resnet)]
@@ -357,21 +203,21 @@ class _CachedNetwork:
         layer = self.model.get_layer
         vector = self.model.condition_spec.vector(condition)
         weights = {
-            STEM_DOWN: _conv(layer(STEM_DOWN)),
-            STEM_DOWN_RIGHT_ABOVE: _conv(layer(STEM_DOWN_RIGHT_ABOVE)),
-            STEM_DOWN_RIGHT_LEFT: _window(layer(STEM_DOWN_RIGHT_LEFT)),
-            "head": _conv(layer(OUTPUT)),
+            STEM_DOWN: dense_weights(layer(STEM_DOWN)),
+            STEM_DOWN_RIGHT_ABOVE: dense_weights(layer(STEM_DOWN_RIGHT_ABOVE)),
+            STEM_DOWN_RIGHT_LEFT: window_weights(layer(STEM_DOWN_RIGHT_LEFT)),
+            "head": dense_weights(layer(OUTPUT)),
         }
         for level in range(self.levels):
             if level > 0:
                 name = stride_layer("down", level, "u")
-                weights[name] = _conv(layer(name))
+                weights[name] = dense_weights(layer(name))
                 name = stride_layer("down", level, "ul")
-                weights[name] = _window(layer(name))
+                weights[name] = window_weights(layer(name))
             if level < self.levels - 1:
                 name = stride_layer("up", level, "u")
-                weights[name] = _conv(layer(name))
-                kernel, bias = _conv(layer(stride_layer("up", level, "ul")))
+                weights[name] = dense_weights(layer(name))
+                kernel, bias = dense_weights(layer(stride_layer("up", level, "ul")))
                 # (kh, kw, out, in) -> (kh, kw, in, out): tap (a, b) takes a
                 # coarse value to the fine pixel (2i + a, 2j + b).
                 weights[stride_layer("up", level, "ul")] = (
@@ -379,29 +225,8 @@ class _CachedNetwork:
                     bias,
                 )
             for name in self._blocks(level):
-                weights[name] = self._block_weights(layer(name), vector)
+                weights[name] = self.block_weights(layer(name), vector)
         return weights
-
-    @staticmethod
-    def _block_weights(block, condition_vector):
-        if block.shift == "down_right":
-            # The `ul` buffers hold each value's concat_elu, so a window is
-            # already the convolution's input, tap by tap.
-            first = _window(block.first_conv)
-            gate_kernel, gate_bias = _window(block.gate_conv)
-        else:
-            first = _conv(block.first_conv)
-            gate_kernel, gate_bias = _conv(block.gate_conv)
-        gate_bias = gate_bias[tf.newaxis]
-        if block.condition_projection is not None:
-            # One gate bias per image: the block's bias and its condition's
-            # term.
-            kernel = tf.convert_to_tensor(block.condition_projection.kernel)
-            gate_bias = gate_bias + tf.matmul(condition_vector, kernel)
-        skip = None
-        if block.skip_projection is not None:
-            skip = _conv(block.skip_projection)
-        return {"first": first, "gate": (gate_kernel, gate_bias), "skip": skip}
 
     # --- The down-shifted stream, a row at a time --------------------------------
 
@@ -421,11 +246,11 @@ class _CachedNetwork:
         weights = weights[name]
         x_above = state[f"slot/{name}/first"]
         state[f"slot/{name}/first"] = x
-        hidden = self._row_conv(weights["first"], _celu(x_above), _celu(x))
+        hidden = self._row_conv(weights["first"], concat_elu(x_above), concat_elu(x))
         if skip is not None:
             kernel, bias = weights["skip"]
-            hidden = hidden + (tf.tensordot(_celu(skip), kernel, 1) + bias)
-        hidden = _celu(hidden)
+            hidden = hidden + (tf.tensordot(concat_elu(skip), kernel, 1) + bias)
+        hidden = concat_elu(hidden)
         hidden_above = state[f"slot/{name}/gate"]
         state[f"slot/{name}/gate"] = hidden
         gate_kernel, gate_bias = weights["gate"]
@@ -444,10 +269,10 @@ class _CachedNetwork:
             # The stem reads image rows row - 2 and row - 1 (xpad has two rows
             # of padding on top); its down_shift makes row 0 zero.
             kernel, bias = weights[STEM_DOWN]
-            stem = tf.nn.conv2d(_at(state["xpad"], 1, row, 2), kernel, 1, "VALID")
+            stem = tf.nn.conv2d(at(state["xpad"], 1, row, 2), kernel, 1, "VALID")
             x = tf.where(row > 0, stem[:, 0] + bias, 0.0)
             kernel, bias = weights[STEM_DOWN_RIGHT_ABOVE]
-            above = tf.nn.conv2d(_at(state["xpad"], 1, row + 1, 1), kernel, 1, "VALID")
+            above = tf.nn.conv2d(at(state["xpad"], 1, row + 1, 1), kernel, 1, "VALID")
             state["row/stem_above"] = tf.where(row > 0, above[:, 0] + bias, 0.0)
         else:
             name = stride_layer("down", level, "u")
@@ -481,7 +306,7 @@ class _CachedNetwork:
             kernel, bias = weights[stride_layer("up", level, "u")]
             coarse = state[f"row/final_{level + 1}"]
             # (kh, kw, out, in) -> taps of row row % 2: (in, kw * out).
-            taps = tf.transpose(_at(kernel, 0, row % 2), [2, 0, 1])
+            taps = tf.transpose(at(kernel, 0, row % 2), [2, 0, 1])
             taps = tf.reshape(taps, [taps.shape[0], -1])
             products = tf.reshape(
                 tf.tensordot(coarse, taps, 1),
@@ -498,51 +323,6 @@ class _CachedNetwork:
         return state
 
     # --- The down-right-shifted stream, a position at a time ---------------------
-
-    def _window(self, state, writes, name, row, col, value):
-        """Puts `value` at position `(row, col)` of buffer `name` and returns
-        the 2 x 2 window ending there (`_read_window`).
-
-        With `writes` None (level 0), the value is written into `state` at
-        once and the window read from the written row: a read of `current`
-        before its write made XLA copy the whole row at every pixel, and a
-        separate `left` value cost two copies. Otherwise (a coarser level,
-        inside a conditional) the write is recorded in `writes` for after
-        the conditional, which orders it after this read.
-        """
-        key = f"buffer/{name}"
-        slot = self._slot(name, row)
-        if writes is None:
-            state[key] = self._write(state[key], slot, col, value)
-            return self._read_window(state[key], slot, col)
-        writes[name] = value
-        return self._read_window(state[key], slot, col, value)
-
-    @staticmethod
-    def _read_window(buffer, slot, col, value=None):
-        """The 2 x 2 window ending at column `col` of the row in slot `slot`
-        of a buffer: `(batch, 4 * channels)`, the taps in raster order. The
-        value at `col` is `value`, or (None) read from the row, where it is
-        written."""
-        channels = buffer.shape[-1]
-        above = _cells(buffer, 1 - slot, col, 2)
-        if value is None:
-            rows = tf.concat([above, _cells(buffer, slot, col, 2)], axis=1)
-            return tf.reshape(rows, [-1, 4 * channels])
-        top = tf.reshape(above, [-1, 2 * channels])
-        return tf.concat([top, _cells(buffer, slot, col), value], axis=-1)
-
-    def _write(self, buffer, slot, col, value, visited=None):
-        """Writes `value` at column `col` of the row in slot `slot` (where
-        `visited`, a boolean scalar, if given)."""
-        # Buffers keep a zero column in front: column `col` is at `col + 1`.
-        index = col + 1
-        if visited is not None:
-            # Unvisited, the value goes to the spare column at the end, which
-            # nothing reads: writing the old value back instead would read
-            # the buffer where it is written, which XLA cannot do in place.
-            index = tf.where(visited, index, buffer.shape[2] - 1)
-        return _put(buffer, [slot, index], value, self.xla)
 
     def _buffer_channels(self, name):
         """A buffer's channels: a block's convolutions read concat_elu of
@@ -564,24 +344,6 @@ class _CachedNetwork:
         if level + 1 < self.levels:
             names += self._written_buffers(level + 1)
         return names
-
-    def _pixel_block(self, state, writes, name, weights, x, row, col, skip):
-        """A gated block of `ul` at one position; writes its buffers as
-        `_window` says."""
-        weights = weights[name]
-        # Each value's concat_elu is computed once, where it is written.
-        window = self._window(state, writes, f"{name}/first", row, col, _celu(x))
-        kernel, bias = weights["first"]
-        hidden = tf.matmul(window, kernel) + bias
-        if skip is not None:
-            kernel, bias = weights["skip"]
-            hidden = hidden + (tf.matmul(_celu(skip), kernel) + bias)
-        hidden = _celu(hidden)
-        window = self._window(state, writes, f"{name}/gate", row, col, hidden)
-        kernel, bias = weights["gate"]
-        gates = tf.matmul(window, kernel) + bias
-        values, gate_logits = tf.split(gates, 2, axis=-1)
-        return x + values * tf.sigmoid(gate_logits)
 
     def _visit_pixel(self, state, weights, level, row, col, finer_last):
         """Computes position `(row, col)` of `level` in `ul`, then the coarser
@@ -605,7 +367,7 @@ class _CachedNetwork:
             this level's output of the up pass.
         """
         writes = {}
-        # Level 0 writes at once (`_window`).
+        # Level 0 writes at once (`window`).
         own_writes = None if level == 0 else writes
         batch = tf.shape(state["images"])[0]
         if level == 0:
@@ -614,19 +376,19 @@ class _CachedNetwork:
             # column 0 zero).
             kernel, bias = weights[STEM_DOWN_RIGHT_LEFT]
             left = tf.reshape(
-                _at(_at(state["xpad"], 1, row + 1, 2), 2, col), [batch, kernel.shape[0]]
+                at(at(state["xpad"], 1, row + 1, 2), 2, col), [batch, kernel.shape[0]]
             )
             left = tf.where(col > 0, tf.matmul(left, kernel) + bias, 0.0)
-            x = _at(state["row/stem_above"], 1, col) + left
+            x = at(state["row/stem_above"], 1, col) + left
         else:
             # The strided 2 x 2 convolution, at the finer level's position
             # (2 row, 2 col): level 0 has written its value into the buffer.
             name = stride_layer("down", level, "ul")
             kernel, bias = weights[name]
             # The finer level's row 2 row, just written.
-            window = self._read_window(
+            window = self.read_window(
                 state[f"buffer/{name}"],
-                self._slot(name, 2 * row),
+                self.slot(name, 2 * row),
                 2 * col,
                 None if level == 1 else finer_last,
             )
@@ -634,7 +396,7 @@ class _CachedNetwork:
         activations = [x]
         for i in range(self.num_resnet):
             name = block_layer("down", level, "u", i)
-            x = self._pixel_block(
+            x = self.pixel_block(
                 state,
                 own_writes,
                 block_layer("down", level, "ul", i),
@@ -642,7 +404,7 @@ class _CachedNetwork:
                 x,
                 row,
                 col,
-                _at(state[f"row/{name}"], 1, col),
+                at(state[f"row/{name}"], 1, col),
             )
             activations.append(x)
 
@@ -652,7 +414,7 @@ class _CachedNetwork:
             coarser = stride_layer("down", level + 1, "ul")
             if own_writes is None:
                 key = f"buffer/{coarser}"
-                state[key] = self._write(state[key], self._slot(coarser, row), col, last)
+                state[key] = self.write(state[key], self.slot(coarser, row), col, last)
             else:
                 writes[coarser] = last
             coarser_names = self._written_buffers(level + 1)
@@ -673,7 +435,7 @@ class _CachedNetwork:
                 newest = state[f"buffer/{up_name}"]
                 zeros = tf.zeros_like(last[:, :1])
                 values = [
-                    _cells(newest, 0, col // 2 + 1) if name == up_name else tf.tile(zeros, [1, size])
+                    cells(newest, 0, col // 2 + 1) if name == up_name else tf.tile(zeros, [1, size])
                     for name, size in zip(coarser_names, sizes)
                 ]
                 return tf.concat(values, axis=-1)
@@ -687,12 +449,12 @@ class _CachedNetwork:
         else:
             # Tap (row % 2, col % 2) of the coarser level's newest value.
             kernel, bias = weights[stride_layer("up", level, "ul")]
-            tap = _at(_at(kernel, 0, row % 2), 0, col % 2)
+            tap = at(at(kernel, 0, row % 2), 0, col % 2)
             x = tf.matmul(coarse, tap) + bias
         for i in range(self._num_up_blocks(level)):
-            above = _at(state[f"row/{block_layer('up', level, 'u', i)}"], 1, col)
+            above = at(state[f"row/{block_layer('up', level, 'u', i)}"], 1, col)
             skip = tf.concat([above, activations.pop()], axis=-1)
-            x = self._pixel_block(
+            x = self.pixel_block(
                 state, own_writes, block_layer("up", level, "ul", i), weights, x, row, col, skip
             )
         if level > 0:
@@ -715,67 +477,11 @@ class _CachedNetwork:
             visited = self._visited(row, col, level)
             for name in self._level_writes(level):
                 key = f"buffer/{name}"
-                slot = self._slot(name, row // 2**level)
-                state[key] = self._write(state[key], slot, col // 2**level, writes[name], visited)
+                slot = self.slot(name, row // 2**level)
+                state[key] = self.write(state[key], slot, col // 2**level, writes[name], visited)
         return state
 
     # --- Known rows: the down-right-shifted stream a whole row at a time -----------
-
-    @staticmethod
-    def _row_windows(above, values):
-        """The 2 x 2 windows ending at every column of a row whose values are
-        all known: `(batch, width, 4 * channels)`, each laid out as
-        `_window_values` lays out one.
-
-        Args:
-            above: `(batch, width + 2, channels)`, the row above with its zero
-                column in front and its spare column (a buffer's `above`).
-            values: `(batch, width, channels)`, the row itself.
-        """
-        width = values.shape[1]
-        left = tf.pad(values, [[0, 0], [1, 0], [0, 0]])[:, :width]
-        return tf.concat([above[:, :width], above[:, 1 : width + 1], left, values], -1)
-
-    def _write_row(self, state, name, row, values):
-        """Writes `values`, `(batch, width, channels)`, as row `row` of
-        buffer `name` (in `state`); returns the row above it, with its zero
-        and spare columns, as `_row_windows` takes it (None for a buffer of
-        the newest row only)."""
-        key = f"buffer/{name}"
-        row_values = tf.pad(values, [[0, 0], [1, 1], [0, 0]])
-        if name in self.newest_only:
-            state[key] = row_values[:, tf.newaxis]
-            return None
-        slot = self._slot(name, row)
-        above = _at(state[key], 1, 1 - slot)
-        # A new buffer made of the two rows, in their slots: writing the row
-        # in place beside this read of the buffer, which nothing orders,
-        # would make XLA copy the buffer first.
-        state[key] = tf.where(
-            tf.equal(slot, 0),
-            tf.stack([row_values, above], axis=1),
-            tf.stack([above, row_values], axis=1),
-        )
-        return above
-
-    def _known_row_block(self, state, name, weights, x, row, skip):
-        """`_pixel_block` at every column of a known row at once."""
-        weights = weights[name]
-        x_celu = _celu(x)
-        above = self._write_row(state, f"{name}/first", row, x_celu)
-        kernel, bias = weights["first"]
-        hidden = tf.tensordot(self._row_windows(above, x_celu), kernel, 1) + bias
-        if skip is not None:
-            kernel, bias = weights["skip"]
-            hidden = hidden + (tf.tensordot(_celu(skip), kernel, 1) + bias)
-        hidden = _celu(hidden)
-        above = self._write_row(state, f"{name}/gate", row, hidden)
-        kernel, bias = weights["gate"]
-        # One gate bias per image: (batch, 1, 2 filters) against the row.
-        gates = tf.tensordot(self._row_windows(above, hidden), kernel, 1)
-        gates = gates + bias[:, tf.newaxis]
-        values, gate_logits = tf.split(gates, 2, axis=-1)
-        return x + values * tf.sigmoid(gate_logits)
 
     def _visit_known_row(self, state, weights, level, row, finer_row):
         """`_visit_pixel` at every column of row `row` of `level`, all of whose
@@ -791,7 +497,7 @@ class _CachedNetwork:
         if level == 0:
             kernel, bias = weights[STEM_DOWN_RIGHT_LEFT]
             # The 2 x 1 view of column col - 1 in image rows row - 1 and row.
-            rows = _at(state["xpad"], 1, row + 1, 2)[:, :, :width]
+            rows = at(state["xpad"], 1, row + 1, 2)[:, :, :width]
             left = tf.reshape(tf.transpose(rows, [0, 2, 1, 3]), [-1, width, kernel.shape[0]])
             left = tf.tensordot(left, kernel, 1) + bias
             left = tf.where(tf.range(width)[:, tf.newaxis] > 0, left, 0.0)
@@ -800,12 +506,12 @@ class _CachedNetwork:
             name = stride_layer("down", level, "ul")
             kernel, bias = weights[name]
             # The finer level's row 2 row is `finer_row`; its row above:
-            above = _at(state[f"buffer/{name}"], 1, 1 - self._slot(name, 2 * row))
-            windows = self._row_windows(above, finer_row)[:, : 2 * width : 2]
+            above = at(state[f"buffer/{name}"], 1, 1 - self.slot(name, 2 * row))
+            windows = self.row_windows(above, finer_row)[:, : 2 * width : 2]
             x = tf.tensordot(windows, kernel, 1) + bias
         activations = [x]
         for i in range(self.num_resnet):
-            x = self._known_row_block(
+            x = self.known_row_block(
                 state,
                 block_layer("down", level, "ul", i),
                 weights,
@@ -818,7 +524,7 @@ class _CachedNetwork:
         if level + 1 < self.levels:
             coarser = stride_layer("down", level + 1, "ul")
             last = activations[-1]
-            self._write_row(state, coarser, row, last)
+            self.write_row(state, coarser, row, last)
             state = tf.cond(
                 tf.equal(row % 2, 0),
                 lambda: self._visit_known_row(state, weights, level + 1, row // 2, last)[0],
@@ -832,8 +538,8 @@ class _CachedNetwork:
             # Taps (row % 2, 0) and (row % 2, 1) of the coarser level's newest
             # row, interleaved: fine column col reads coarse col // 2.
             kernel, bias = weights[stride_layer("up", level, "ul")]
-            coarse = _at(state[f"buffer/{stride_layer('up', level, 'ul')}"], 1, 0)
-            taps = _at(kernel, 0, row % 2)
+            coarse = at(state[f"buffer/{stride_layer('up', level, 'ul')}"], 1, 0)
+            taps = at(kernel, 0, row % 2)
             fine = tf.stack(
                 [tf.tensordot(coarse[:, 1:], taps[column], 1) for column in (0, 1)], 2
             )
@@ -841,11 +547,11 @@ class _CachedNetwork:
         for i in range(self._num_up_blocks(level)):
             above = state[f"row/{block_layer('up', level, 'u', i)}"]
             skip = tf.concat([above, activations.pop()], axis=-1)
-            x = self._known_row_block(
+            x = self.known_row_block(
                 state, block_layer("up", level, "ul", i), weights, x, row, skip
             )
         if level > 0:
-            self._write_row(state, stride_layer("up", level - 1, "ul"), row, x)
+            self.write_row(state, stride_layer("up", level - 1, "ul"), row, x)
         return state, x
 
     # --- The loop ------------------------------------------------------------------
@@ -928,7 +634,7 @@ class _CachedNetwork:
         images = tf.cast(images, tf.float32)
         known = tf.fill(tf.shape(images)[:3], by_rows)
         _, params = self._run(
-            images, known, condition, lambda row, col, params: _at(_at(images, 1, row), 1, col)
+            images, known, condition, lambda row, col, params: at(at(images, 1, row), 1, col)
         )
         return params
 
@@ -944,20 +650,20 @@ class _CachedNetwork:
             writes, outputs = self._visit_pixel(state, weights, 0, row, col, None)
             state = self._apply_writes(state, writes, row, col)
             kernel, bias = weights["head"]
-            params = tf.matmul(_elu(outputs), kernel) + bias
+            params = tf.matmul(elu(outputs), kernel) + bias
             params_columns = params_columns.write(col, params)
             drawn = draw(row, col, params)
             # Known values from the given images, not from the state's: a
             # read where the state is written would cost XLA a copy of it.
             values = tf.where(
-                _at(_at(known, 1, row), 1, col)[:, tf.newaxis],
-                _at(_at(images, 1, row), 1, col),
+                at(at(known, 1, row), 1, col)[:, tf.newaxis],
+                at(at(images, 1, row), 1, col),
                 drawn,
             )
             state = dict(state)
-            state["images"] = _put(state["images"], [row, col], values, self.xla)
+            state["images"] = put(state["images"], [row, col], values, self.xla)
             # xpad has two rows of padding on top and a column at each side.
-            state["xpad"] = _put(
+            state["xpad"] = put(
                 state["xpad"], [row + 2, col + 1], self._scaled(values), self.xla
             )
             return state, params_columns
@@ -981,7 +687,7 @@ class _CachedNetwork:
             state = self._visit_row(state, weights, 0, row, None)
             state, outputs = self._visit_known_row(state, weights, 0, row, None)
             kernel, bias = weights["head"]
-            params = tf.tensordot(_elu(outputs), kernel, 1) + bias
+            params = tf.tensordot(elu(outputs), kernel, 1) + bias
             return row + 1, state, params_rows.write(row, tf.transpose(params, [1, 0, 2]))
 
         # The rows above the first one with an unknown pixel (in any image)

@@ -4,7 +4,6 @@ import keras
 from keras import ops
 
 from pixel_keras.conditioning import ConditionSpec
-from pixel_keras.distributions import DiscretizedLogisticMixture
 from pixel_keras.layers import DownRightShiftedConv2D
 from pixel_keras.layers import DownRightShiftedConv2DTranspose
 from pixel_keras.layers import DownShiftedConv2D
@@ -19,6 +18,8 @@ from pixel_keras.models.autoregressive import check_positive_int
 from pixel_keras.models.autoregressive import head_dtype_policy
 from pixel_keras.models.autoregressive import image_inputs
 from pixel_keras.models.autoregressive import model_dtype_policy
+from pixel_keras.models.logistic_mixture_head import mixture_from_outputs
+from pixel_keras.models.logistic_mixture_head import num_params
 from pixel_keras.models.pixel_cnn_pp import cached_sampler
 from pixel_keras.models.pixel_cnn_pp.layer_names import OUTPUT
 from pixel_keras.models.pixel_cnn_pp.layer_names import STEM_DOWN
@@ -249,16 +250,13 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
                     condition=condition,
                 )
 
-        num_params = num_logistic_mix * (
-            1 + 2 * channels + channels * (channels - 1) // 2
-        )
         dense_class = WeightNormDense if weight_norm else keras.layers.Dense
         # The mixture's parameters in the variable dtype (float32 under a
         # mixed policy): in bfloat16 a location would be rounded to about
         # half of a 256-level bin.
-        outputs = dense_class(num_params, dtype=head_dtype_policy(policy), name=OUTPUT)(
-            ops.elu(ul)
-        )
+        outputs = dense_class(
+            num_params(num_logistic_mix, channels), dtype=head_dtype_policy(policy), name=OUTPUT
+        )(ops.elu(ul))
         super().__init__(inputs=inputs, outputs=outputs, dtype=policy, **kwargs)
 
         self.image_shape = image_shape
@@ -313,57 +311,3 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
         return cached_sampler.build_loop(
             self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
         )
-
-
-def mixture_from_outputs(
-    outputs, num_logistic_mix, channels, num_levels, min_log_scale, temperature=1.0
-):
-    """The `DiscretizedLogisticMixture` whose parameters a network outputs.
-
-    `PixelCNNPlusPlus.output_distribution`, as a function for every family
-    whose head outputs a mixture (PixelSNAIL's too). The layout: per pixel
-    `num_logistic_mix` logits, then the components' locations and
-    log-scales, `(num_logistic_mix, channels)` each, then their
-    `channels (channels - 1) / 2` coefficients.
-
-    Args:
-        outputs: `(..., num_params)` tensor.
-        num_logistic_mix: int, the components.
-        channels: int, the image's channels.
-        num_levels: int, values per channel.
-        min_log_scale: float, lower bound of the log-scales.
-        temperature: positive float, or a tensor that broadcasts to
-            `outputs.shape[:-1]`.
-
-    Returns:
-        A `DiscretizedLogisticMixture` with batch shape `outputs.shape[:-1]`
-        and event shape `(channels,)`.
-    """
-    outputs = ops.convert_to_tensor(outputs)
-    k = num_logistic_mix
-    c = channels
-    prefix = ops.shape(outputs)[:-1]
-    # One split, not four slices: the gradient of a slice is a zero
-    # tensor of the whole input's size with the slice written into it,
-    # and the four would then be added up; a split's is one concat.
-    logits, locs, log_scales, coefficients = ops.split(
-        outputs, [k, k + k * c, k + 2 * k * c], axis=-1
-    )
-    locs = ops.reshape(locs, (*prefix, k, c))
-    log_scales = ops.maximum(ops.reshape(log_scales, (*prefix, k, c)), min_log_scale)
-    if c > 1:
-        coefficients = ops.tanh(ops.reshape(coefficients, (*prefix, k, c * (c - 1) // 2)))
-    else:
-        coefficients = None
-    if not (isinstance(temperature, (int, float)) and temperature == 1.0):
-        # A scalar, or one temperature per pixel of the batch shape.
-        temperature = ops.cast(temperature, outputs.dtype)[..., None]
-        logits = logits / temperature
-        log_scales = log_scales + ops.log(temperature)[..., None]
-    return DiscretizedLogisticMixture(
-        logits=logits,
-        locs=locs,
-        log_scales=log_scales,
-        coefficients=coefficients,
-        num_levels=num_levels,
-    )

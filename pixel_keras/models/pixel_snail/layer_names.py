@@ -5,8 +5,14 @@ with them and its cached sampler finds the layers by them."""
 # convolution of the row above and a 2 x 1 one of the pixels to the left.
 STEM_ABOVE = "stem_above"
 STEM_LEFT = "stem_left"
-# The dense layer to the mixture's parameters.
+# The dense layer to the mixture's parameters (the logistic mixture head).
 OUTPUT = "distribution_params"
+# The categorical head of a colour image: a 1 x 1 mask-A convolution of the
+# (encoded) pixel itself, added to the features, so that channel c's logits
+# read the pixel's channels before c. The layers shared with the PixelRNN
+# paper's models (the input encoding, the output stack) keep the names
+# `models/categorical.py` gives them.
+HEAD_PIXEL = "head_pixel"
 
 
 def resnet_layer(block, index):

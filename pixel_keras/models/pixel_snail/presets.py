@@ -33,6 +33,36 @@ PIXEL_SNAIL_PRESETS = {
         "num_logistic_mix": 32,
         "dropout": 0.0,
     },
+    # The VQ-VAE-2 top prior (Razavi et al., 2019, appendix, the ImageNet
+    # 256 x 256 model): a PixelSNAIL over the 32 x 32 map of codes from a
+    # codebook of 512, with a softmax over them. The paper gives 512 hidden
+    # units, 20 layers of which 4 are attention layers (here 4 blocks of 5
+    # gated resnets, each block ending with an attention), 8 attention
+    # heads, dropout 0.1. Where it is silent or this network differs:
+    # - its residual blocks are 2048 wide inside; a gated resnet here is as
+    #   wide as the features (512);
+    # - key and value sizes: 32 per head, so that the 8 heads together read
+    #   half the features, as the public PyTorch ports of the prior do;
+    # - its output stack has 20 layers; here the PixelRNN paper's (one
+    #   hidden 1 x 1 layer of 512);
+    # - the codes are unordered: a learned embedding of 64 per code (the
+    #   paper does not say how the prior sees them), as the Gated PixelCNN's
+    #   `vqvae_prior`.
+    "vqvae2_top": {
+        "image_shape": (32, 32, 1),
+        "num_levels": 512,
+        "num_filters": 512,
+        "num_blocks": 4,
+        "num_resnet": 5,
+        "num_heads": 8,
+        "key_dim": 32,
+        "value_dim": 32,
+        "dropout": 0.1,
+        "head": "categorical",
+        "input_encoding": "embedding",
+        "embedding_dim": 64,
+        "output_filters": 512,
+    },
     # The embedded 8x8 digits (17 grey levels), and tests: two blocks of one
     # gated resnet, so that attention is what reaches the pixels above and
     # to the right.

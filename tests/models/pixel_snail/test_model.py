@@ -111,8 +111,13 @@ def test_rgb_likelihood_sums_to_one_over_all_images():
     np.testing.assert_allclose(total, 1.0, atol=1e-4)
 
 
-def test_mixed_precision_log_prob_is_close():
-    config = dict(image_shape=(4, 4, 3), num_levels=256, num_classes=3)
+@pytest.mark.parametrize(
+    "head",
+    [{}, {"head": "categorical", "input_encoding": "embedding"}],
+    ids=["mixture", "categorical"],
+)
+def test_mixed_precision_log_prob_is_close(head):
+    config = dict(image_shape=(4, 4, 3), num_levels=256, num_classes=3, **head)
     exact = tiny_pixel_snail(**config)
     helpers.perturb_weights(exact, 0.05)
     mixed = tiny_pixel_snail(dtype="mixed_bfloat16", **config)
@@ -153,11 +158,31 @@ def test_presets():
     assert (cifar["key_dim"], cifar["value_dim"], cifar["num_heads"]) == (16, 128, 1)
     assert (cifar["num_logistic_mix"], cifar["dropout"]) == (10, 0.5)
     assert PIXEL_SNAIL_PRESETS["imagenet32"]["num_logistic_mix"] == 32
+    # VQ-VAE-2's top prior: 32 x 32 codes of 512, 8 heads, 20 layers of
+    # which 4 are attention layers, a softmax over the codes.
+    top = PIXEL_SNAIL_PRESETS["vqvae2_top"]
+    assert (top["image_shape"], top["num_levels"], top["num_heads"]) == ((32, 32, 1), 512, 8)
+    assert (top["num_blocks"] * top["num_resnet"], top["num_blocks"]) == (20, 4)
+    assert (top["head"], top["input_encoding"]) == ("categorical", "embedding")
+    assert top["dropout"] == 0.1
+    prior = PixelSNAIL.from_preset("vqvae2_top", num_filters=8, num_blocks=1, num_resnet=1)
+    # 512 codes: int32 images.
+    assert prior.output_shape == (None, 32, 32, 512) and prior.sample_dtype == "int32"
     model = PixelSNAIL.from_preset("tiny")
     assert model.image_shape == (8, 8, 1) and model.num_levels == 17
     assert model.recipe_family == "pixel_snail"
     with pytest.raises(ValueError, match="preset"):
         PixelSNAIL.from_preset("imagenet64")
+
+
+@pytest.mark.slow  # builds the 512-filter network (seconds)
+def test_vqvae2_top_preset_builds():
+    model = PixelSNAIL.from_preset("vqvae2_top")
+    assert model.output_shape == (None, 32, 32, 512)
+    assert model.get_layer("pixel_encoding").embeddings.shape == (1, 512, 64)
+    attention = model.get_layer(layer_names.attention_layer(3))
+    assert attention.query_kernel.shape == (512 + 2, 8 * 32)
+    assert attention.value_kernel.shape == (64 + 512 + 2, 8 * 32)
 
 
 @pytest.mark.slow  # builds the 12-block network (seconds)
@@ -181,6 +206,14 @@ def test_cifar10_preset_builds_the_official_network():
         ({"dropout": 1.5}, "dropout"),
         ({"attention_dropout": -0.1}, "attention_dropout"),
         ({"num_classes": 1}, "num_classes"),
+        ({"head": "softmax"}, "head"),
+        ({"num_levels": 512}, "num_levels.*head='categorical'"),
+        ({"num_levels": 2**16 + 1, "head": "categorical"}, "num_levels"),
+        ({"input_encoding": "onehot"}, "input_encoding"),
+        ({"embedding_dim": 0}, "embedding_dim"),
+        ({"output_filters": 2, "image_shape": (4, 4, 3), "head": "categorical"}, "output_filters"),
+        ({"num_filters": 2, "image_shape": (4, 4, 3), "head": "categorical"}, "num_filters"),
+        ({"conditional_shape": (3, 3, 2)}, "conditional_shape"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):
