@@ -507,6 +507,13 @@ def _named(error, path, flag):
     return type(error)(f"{type(error).__name__} in --{flag}={path!r}: {error}")
 
 
+def _progress_bar(count):
+    """A `progress(done, total)` for the codec that draws a
+    `keras.utils.Progbar` of `count` images, moved after each chunk."""
+    bar = keras.utils.Progbar(count, unit_name="image")
+    return lambda done, total: bar.update(done)
+
+
 def compress(config):
     """Compresses the images of --input into the file --output, losslessly,
     with the model of --checkpoint (default: the newest intact checkpoint in
@@ -514,9 +521,11 @@ def compress(config):
 
     --input is a .npz, a folder of images or `<dataset>:<split>`
     (`image_files.read_input`); a class-conditional model codes each image
-    given its label, which the file keeps. --batch_size images make a
-    chunk. The file is decoded and compared before it is written
-    (`compression.compress`'s `verify`); it is never written over.
+    given its label, which the file keeps. A chunk holds at most
+    --batch_size images. Each chunk is decoded and compared right after it
+    is coded (`compression.compress`'s `verify`), with a
+    `keras.utils.Progbar` of the images moved after each; the file is
+    never written over.
 
     Returns:
         A dict of the file's path, `num_images`, `num_bytes`,
@@ -535,7 +544,8 @@ def compress(config):
         )
     condition = _condition_of(model, source)
     batch_size = getattr(config, "batch_size", None) or compression.DEFAULT_BATCH_SIZE
-    count, chunk = len(images), min(batch_size, len(images))
+    count = len(images)
+    chunk = file_format.chunk_batch_size(count, batch_size)
     name = registry.MODELS[registry.model_kind(model)][2]
     print(
         f"Compressing {count} images {tuple(images.shape[1:])} of {source.description} "
@@ -544,7 +554,9 @@ def compress(config):
     )
     started = time.time()
     try:
-        data = compression.compress(model, images, condition, batch_size=batch_size)
+        data = compression.compress(
+            model, images, condition, batch_size=batch_size, progress=_progress_bar(count)
+        )
     except compression.CompressionError as error:
         raise _named(error, output, "output") from error
     seconds = time.time() - started
@@ -570,17 +582,12 @@ def compress(config):
     return result
 
 
-def _file_condition(model, header):
-    """`(labels, values)` the file holds (one of them or neither), read
-    with the model that decoded it: the file's condition is the model's."""
-    spec = model.condition_spec
-    if spec.kind == "labels":
-        dtype = f"<u{file_format.label_width(spec.num_classes)}"
-        return np.frombuffer(header.condition_data, dtype).astype(np.int32), None
-    if spec.kind == "values":
-        values = np.frombuffer(header.condition_data, "<f4")
-        return None, values.reshape([header.count, *spec.shape]).astype(np.float32)
-    return None, None
+def _file_condition(header):
+    """`(labels, values)` the file holds (one of them or neither)."""
+    condition = file_format.read_condition(header)
+    if header.model.condition.startswith("labels"):
+        return condition.astype(np.int32), None
+    return None, condition
 
 
 def decompress(config):
@@ -592,7 +599,8 @@ def decompress(config):
     Every check that needs no decoding runs before the model is loaded and
     anything decoded (`compression.decompress`); a damaged file, or one of
     another model, is refused with its error's name and the file's path.
-    The output is written atomically and never written over.
+    A `keras.utils.Progbar` of the images moves after each chunk. The
+    output is written atomically and never written over.
 
     Returns:
         The decoded images.
@@ -616,11 +624,11 @@ def decompress(config):
             f"with the model of {_checkpoint_source(config)!r}."
         )
         started = time.time()
-        images = compression.decompress(model, data)
+        images = compression.decompress(model, data, progress=_progress_bar(header.count))
     except compression.CompressionError as error:
         raise _named(error, path, "input") from error
     seconds = time.time() - started
-    labels, values = _file_condition(model, header)
+    labels, values = _file_condition(header)
     condition = "labels" if labels is not None else "condition" if values is not None else None
     if image_files.is_npz(output):
         image_files.write_npz(output, images, labels, values)

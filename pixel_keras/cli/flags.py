@@ -41,8 +41,8 @@ flags.DEFINE_string(
     None,
     "Preset of the model: tiny, or mnist / cifar10 (pixel_cnn_pp), "
     "binarized_mnist / cifar10 (pixel_cnn, row_lstm, diagonal_bilstm, "
-    "gated_pixel_cnn), vqvae_prior (gated_pixel_cnn), cifar10 / imagenet32 "
-    "(pixel_snail) (default: the recipe's).",
+    "gated_pixel_cnn), vqvae_prior (gated_pixel_cnn), cifar10 / imagenet32 / "
+    "vqvae2_top (pixel_snail) (default: the recipe's).",
 )
 flags.DEFINE_integer("num_filters", None, "Override the preset's num_filters.")
 flags.DEFINE_integer("num_resnet", None, "Override the preset's num_resnet.")
@@ -56,9 +56,9 @@ flags.DEFINE_integer("value_dim", None, "PixelSNAIL: override the preset's value
 flags.DEFINE_bool(
     "weight_norm",
     None,
-    "PixelCNN++: weight normalization with data-dependent initialization on "
-    "the first training batch (default: the recipe's; --noweight_norm turns "
-    "it off).",
+    "PixelCNN++, PixelSNAIL, PixelCNN, Gated PixelCNN: weight normalization "
+    "with data-dependent initialization on the first training batch (default: "
+    "the recipe's; --noweight_norm turns it off).",
 )
 flags.DEFINE_integer(
     "num_layers",
@@ -140,9 +140,10 @@ flags.DEFINE_integer(
     "batch_size",
     None,
     "train: global batch size, split across the replicas of --strategy "
-    "(default: the recipe's). compress: images per chunk, the batch the coder "
-    "runs (and decompress will run) at (default: "
-    "pixel_keras.compression.DEFAULT_BATCH_SIZE, 32).",
+    "(default: the recipe's). compress: the most images per chunk; the images "
+    "are split into the fewest chunks of at most this many, as even as they can "
+    "be, and a chunk's size is the batch the coder runs (and decompress will run) "
+    "at (default: pixel_keras.compression.DEFAULT_BATCH_SIZE, 256).",
 )
 flags.DEFINE_enum(
     "optimizer",

@@ -23,10 +23,11 @@ A symbol whose pmf entry is 0 (a tail the float32 softmax underflowed)
 still gets constriction's smallest representable probability, which it
 guarantees for every symbol of the alphabet; the pmfs are not clamped here.
 
-Images are coded in chunks of `batch_size` (the last one padded to the full
-batch with images that are computed but not coded), one range-coder stream
-per chunk, with the chunk's byte length, a CRC32 of its bytes and a CRC32
-of its pixels in the header (`file_format.py`).
+Images are coded in chunks of at most `batch_size`, as even as they can be
+(the last one padded to the full batch with images that are computed but
+not coded), one range-coder stream per chunk, with the chunk's byte length
+and a CRC32 of its pixels in the header, and one CRC32 of all the chunks'
+bytes (`file_format.py`).
 """
 
 import threading
@@ -43,8 +44,11 @@ from pixel_keras.compression.fingerprint import fingerprint
 from pixel_keras.pixel_values import check_pixel_values
 from pixel_keras.sampling import choice
 
-# The default images per chunk: the loop's batch.
-DEFAULT_BATCH_SIZE = 32
+# The default of the most images per chunk (the loop's batch). A chunk
+# costs a table entry and the coder's last word (about 8 bytes), and a
+# larger batch runs faster per image; 256 is the largest batch the sampling
+# benchmarks run, and holds the digits' 297 test images in 2 chunks.
+DEFAULT_BATCH_SIZE = 256
 
 # The coder's model family: a categorical whose pmf is given per symbol.
 _CATEGORICAL = constriction.stream.model.Categorical(perfect=False)
@@ -204,28 +208,42 @@ def _condition_bytes(model, condition, count):
         return None, b""
     values = condition.numpy()
     if spec.kind == "labels":
-        dtype = f"<u{file_format.label_width(spec.num_classes)}"
-        return values, values.astype(dtype).tobytes()
+        return values, file_format.pack_labels(values, spec.num_classes)
     return values, values.astype("<f4").tobytes()
 
 
-def _condition_from_bytes(model, data, count):
-    spec = model.condition_spec
-    if spec.kind == "none":
-        return None
-    if spec.kind == "labels":
-        dtype = f"<u{file_format.label_width(spec.num_classes)}"
-        labels = np.frombuffer(data, dtype).astype(np.int32)
-        if labels.size and labels.max() >= spec.num_classes:
-            raise errors.CorruptFileError(
-                f"The file's condition holds a label {labels.max()}, outside [0, "
-                f"{spec.num_classes})."
-            )
-        return labels
-    return np.frombuffer(data, "<f4").reshape([count, *spec.shape]).astype(np.float32)
+def _condition_from_file(header):
+    """The file's condition, as `compress` was given it (its labels were
+    checked against the number of classes by `file_format.parse`)."""
+    condition = file_format.read_condition(header)
+    if header.model.condition.startswith("labels:"):
+        return condition.astype(np.int32)
+    return condition
 
 
-def compress(model, images, condition=None, batch_size=DEFAULT_BATCH_SIZE, verify=True):
+def _check_progress(progress):
+    if progress is not None and not callable(progress):
+        raise ValueError(
+            "Expected `progress` to be None or a callable `progress(done_images, "
+            f"total_images)`. Received: progress={progress!r}"
+        )
+
+
+def _decode_chunk(model, piece, count, batch, condition):
+    """The `count` images a chunk's bytes decode to, at `batch`."""
+    session = _Decoding(model.image_shape, piece, count, batch)
+    images = _run(model, session, condition)
+    return images[:count].astype(model.sample_dtype.as_numpy_dtype)
+
+
+def compress(
+    model,
+    images,
+    condition=None,
+    batch_size=DEFAULT_BATCH_SIZE,
+    verify=True,
+    progress=None,
+):
     """Codes images losslessly with `model`'s likelihood.
 
     Args:
@@ -237,22 +255,38 @@ def compress(model, images, condition=None, batch_size=DEFAULT_BATCH_SIZE, verif
             `[0, num_levels - 1]`.
         condition: the model's condition for every image (class labels
             `(count,)` or values `(count, *conditional_shape)`), or None.
-        batch_size: images per chunk: the batch the loop runs (and the
-            decoder will run) at; capped at `count`. Larger is faster per
-            image on a GPU; every chunk is decoded at the same size.
-        verify: decode the file before returning it and compare (about as
-            long again as the encoding).
+        batch_size: the most images per chunk. The images are split into
+            the fewest chunks of at most `batch_size`, as even as they can
+            be (297 images at 256 make chunks of 149 and 148); the chunk
+            size is the batch the loop runs (and the decoder will run) at.
+            Larger is faster per image, and costs fewer bytes (each chunk
+            has a table entry and the coder's last word).
+        verify: decode each chunk right after coding it and compare with
+            its images (about as long again as the encoding).
+        progress: None, or a callable `progress(done_images, total_images)`,
+            called after each chunk is coded (and verified) with the number
+            of images done so far and the number in all; e.g.
+            `lambda done, total: progbar.update(done)` for a
+            `keras.utils.Progbar(total)`.
 
     Returns:
         The file's bytes (`docs/compression.md`).
 
     Raises:
-        ValueError: for bad `images`, `condition` or `batch_size`, or a
-            model whose loop takes no hook.
+        ValueError: for bad `images`, `condition`, `batch_size` or
+            `progress`, or a model whose loop takes no hook.
         VerificationError: when `verify` decodes other pixels (the loop is
             not deterministic on this machine).
+
+    Example:
+
+    ```python
+    data = compression.compress(model, images, batch_size=128)
+    assert (compression.decompress(model, data) == images).all()
+    ```
     """
     batch_size = _check_batch_size(batch_size)
+    _check_progress(progress)
     images = tf.convert_to_tensor(images)
     expected = tuple(model.image_shape)
     if images.shape.rank != 4 or tuple(images.shape[1:]) != expected or images.shape[0] == 0:
@@ -265,47 +299,58 @@ def compress(model, images, condition=None, batch_size=DEFAULT_BATCH_SIZE, verif
     count = images.shape[0]
     if count > file_format.MAX_COUNT:
         raise ValueError(f"Expected at most {file_format.MAX_COUNT} images. Received: {count}")
-    batch_size = min(batch_size, count)
+    batch_size = file_format.chunk_batch_size(count, batch_size)
     condition, condition_data = _condition_bytes(model, condition, count)
     chunks, pieces = [], []
     for first in range(0, count, batch_size):
         stop = min(first + batch_size, count)
+        batch_condition = _batch_condition(condition, first, stop, batch_size)
         session = _Encoding(_padded(images[first:stop], batch_size), stop - first, batch_size)
-        chosen = _run(model, session, _batch_condition(condition, first, stop, batch_size))
+        chosen = _run(model, session, batch_condition)
         if not np.array_equal(chosen[: stop - first], images[first:stop]):
             raise RuntimeError("The coding loop did not keep the images it was given.")
         piece = session.result()
+        if verify:
+            _verify_chunk(model, piece, images[first:stop], batch_size, batch_condition, first)
         pieces.append(piece)
         chunks.append(
             file_format.Chunk(
-                num_bytes=len(piece),
-                bytes_crc=zlib.crc32(piece),
-                pixels_crc=file_format.pixels_crc(images[first:stop]),
+                num_bytes=len(piece), pixels_crc=file_format.pixels_crc(images[first:stop])
             )
         )
+        if progress is not None:
+            progress(stop, count)
     header = file_format.Header(
         model=fingerprint(model),
         count=count,
         batch_size=batch_size,
         condition_data=condition_data,
         chunks=tuple(chunks),
+        chunks_crc=zlib.crc32(b"".join(pieces)),
     )
     data = file_format.pack(header, pieces)
-    if verify:
-        try:
-            decoded = decompress(model, data)
-        except errors.ChunkMismatchError as error:
-            raise errors.VerificationError(
-                f"The file does not decode to its images on the machine that wrote it: {error} "
-                "The encoder's and the decoder's pmfs differ here, so the loop is not "
-                "deterministic on this device (or the encoder's pmfs were altered)."
-            ) from error
-        if not np.array_equal(decoded, images):
-            raise errors.VerificationError(
-                "The file decodes to other images than those compressed, on the machine "
-                "that wrote it."
-            )
+    if verify and file_format.parse(data) != (header, pieces):
+        raise errors.VerificationError(
+            "The file's header does not read back as it was written."
+        )
     return data
+
+
+def _verify_chunk(model, piece, images, batch_size, condition, first):
+    """Decodes a chunk just coded and compares it with its images."""
+    where = f"chunk {first // batch_size} (images {first} to {first + len(images) - 1})"
+    try:
+        decoded = _decode_chunk(model, piece, len(images), batch_size, condition)
+    except ValueError as error:
+        decoded, failure = None, f"{where} could not be decoded: {error}"
+    else:
+        failure = f"{where} decoded to other pixels"
+    if decoded is None or not np.array_equal(decoded, images):
+        raise errors.VerificationError(
+            f"The file does not decode to its images on the machine that wrote it: {failure}. "
+            "The encoder's and the decoder's pmfs differ here, so the loop is not "
+            "deterministic on this device (or the encoder's pmfs were altered)."
+        )
 
 
 def _batch_condition(condition, first, stop, batch_size):
@@ -320,23 +365,26 @@ def read_header(data):
     return header
 
 
-def decompress(model, data):
+def decompress(model, data, progress=None):
     """The exact images of a file written by `compress` with this model.
 
     Every check that needs no decoding comes first: the magic number, the
     version, the header's CRC32 and limits, the model's fingerprint, the
-    file's length and each chunk's CRC32. Then chunk by chunk, at the
+    file's length and the chunks' CRC32. Then chunk by chunk, at the
     file's batch size, each checked against its pixels' CRC32.
 
     Args:
         model: the model that wrote the file, with the same weights.
         data: the file's bytes.
+        progress: None, or a callable `progress(done_images, total_images)`,
+            called after each chunk is decoded and checked.
 
     Returns:
         `(count, height, width, channels)` images, uint8 (int32 above 256
         levels).
 
     Raises:
+        ValueError: for a `progress` that is not callable.
         NotCompressedImagesError, UnsupportedVersionError,
         TruncatedFileError, CorruptFileError, HeaderLimitError,
         ModelMismatchError: before decoding;
@@ -344,6 +392,7 @@ def decompress(model, data):
         those written (the pmfs were not bit-identical: another machine's
         kernels rounded differently).
     """
+    _check_progress(progress)
     header, pieces = file_format.parse(data)
     differences = fingerprint(model).differences(header.model)
     if differences:
@@ -351,27 +400,26 @@ def decompress(model, data):
             f"The file was written by another model than {type(model).__name__} "
             f"{model.name!r}: " + "; ".join(differences) + "."
         )
-    condition = _condition_from_bytes(model, header.condition_data, header.count)
-    dtype = model.sample_dtype.as_numpy_dtype
+    condition = _condition_from_file(header)
     decoded = []
     for index, piece in enumerate(pieces):
         first, stop = header.chunk_images(index)
-        session = _Decoding(model.image_shape, piece, stop - first, header.batch_size)
+        batch_condition = _batch_condition(condition, first, stop, header.batch_size)
         try:
-            batch_condition = _batch_condition(condition, first, stop, header.batch_size)
-            images = _run(model, session, batch_condition)
+            images = _decode_chunk(model, piece, stop - first, header.batch_size, batch_condition)
         except ValueError as error:
             raise errors.ChunkMismatchError(
                 f"Chunk {index} (images {first} to {stop - 1}) could not be decoded: {error}. "
                 + _ROUNDING
             ) from error
-        images = images[: stop - first].astype(dtype)
         if file_format.pixels_crc(images) != header.chunks[index].pixels_crc:
             raise errors.ChunkMismatchError(
                 f"Chunk {index} (images {first} to {stop - 1}) decoded to pixels whose CRC32 "
                 "differs from the one written. " + _ROUNDING
             )
         decoded.append(images)
+        if progress is not None:
+            progress(stop, header.count)
     return np.concatenate(decoded)
 
 

@@ -1,11 +1,13 @@
 """The compressed file: a header that says what it holds, then the chunks.
 
-All integers are little-endian. Layout (docs/compression.md):
+Format version 2 (docs/compression.md). Sizes and lengths are unsigned
+LEB128 varints (7 bits a byte, low bits first, the top bit set on every
+byte but the last); fixed-width integers are little-endian.
 
 ```none
 magic            4 bytes  b"PXKC"
 version          1 byte   FORMAT_VERSION
-header length    u32      N, the bytes of the header body
+header length    varint   N, the bytes of the header body
 header body      N bytes  (below)
 header CRC32     u32      of every byte before it (magic to body's end)
 chunk 0 .. n-1            each chunk's range-coder words (u32), back to back
@@ -14,25 +16,32 @@ chunk 0 .. n-1            each chunk's range-coder words (u32), back to back
 The header body:
 
 ```none
-family           u8 length + ASCII   the model's class name
-compute dtype    u8 length + ASCII   e.g. "float32"
-condition        u8 length + ASCII   "none", "labels:<classes>", "values:<d1>x<d2>"
-config digest    16 bytes            SHA-256 of the architecture config
-weights digest   16 bytes            SHA-256 of the weights
-height, width, channels, levels      u32 each
-count            u64                 images in the file
-batch size       u32                 images per chunk (the last may hold fewer)
+model class      u8                  FAMILY_CODES; 0: a u8 length + ASCII name follows
+compute dtype    u8                  DTYPE_CODES; 0: a u8 length + ASCII name follows
+condition        u8                  0 none; 1 labels, varint classes;
+                                     2 values, varint rank, varint per dimension
+config digest    8 bytes             SHA-256 of the architecture config, truncated
+weights digest   8 bytes             SHA-256 of the weights, truncated
+height, width, channels, levels      varint each
+count            varint              images in the file
+batch size       varint              images per chunk (the last may hold fewer)
 coder            u8                  CODER_CONSTRICTION_RANGE
-condition data   u64 length + bytes  labels (u8, u16 or u32 each) or float32 values
-chunk table      12 bytes per chunk  u32 byte length, u32 CRC32 of the bytes,
-                                     u32 CRC32 of the decoded pixels
+chunks CRC32     u32                 of every chunk's bytes, back to back
+chunk table      per chunk           varint byte length, u32 CRC32 of its decoded pixels
+condition data                       labels packed LSB first at `label_bits` bits
+                                     each, or float32 values; its length follows
+                                     from the condition and the count
 ```
+
+Version 1 (fixed-width fields, 16-byte digests and a CRC32 of every chunk's
+bytes) is refused as an unsupported version.
 
 `parse` checks, in this order and before anything is decoded: the magic
 number, the version, that the header fits in the data, its CRC32, the
 sizes against the limits below, that the chunk table and condition have the
-lengths the sizes imply, that the chunks fill the rest of the file
-exactly, and each chunk's CRC32.
+lengths the sizes imply (and the labels are below the number of classes),
+that the chunks fill the rest of the file exactly, each chunk's length, and
+the chunks' CRC32.
 """
 
 import dataclasses
@@ -47,9 +56,21 @@ from pixel_keras.compression.fingerprint import DIGEST_BYTES
 from pixel_keras.compression.fingerprint import ModelFingerprint
 
 MAGIC = b"PXKC"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # `constriction.stream.queue.RangeEncoder`, `Categorical(perfect=False)`.
 CODER_CONSTRICTION_RANGE = 1
+
+# One byte for the names every file of this library's models holds; code 0
+# spells out any other name (a user's own subclass, a dtype not listed).
+FAMILY_CODES = {
+    "PixelCNNPlusPlus": 1,
+    "PixelCNN": 2,
+    "PixelRNN": 3,
+    "GatedPixelCNN": 4,
+    "PixelSNAIL": 5,
+}
+DTYPE_CODES = {"float32": 1, "float16": 2, "bfloat16": 3, "float64": 4}
+_CONDITION_KINDS = ("none", "labels", "values")
 
 # The header's limits: a forged or damaged header that asks for more is
 # refused before anything is allocated.
@@ -58,13 +79,15 @@ MAX_CHANNELS = 2**12
 MAX_LEVELS = 2**16
 MAX_BATCH = 2**16
 MAX_COUNT = 2**32
+MAX_CLASSES = 2**32
+MAX_CONDITION_RANK = 8
+MAX_CONDITION_VALUES = 2**24
 # Decoded sub-pixels in one file: 32 GiB as uint8.
 MAX_SUBPIXELS = 2**35
+# The longest varint read: 10 bytes hold any value below 2**70.
+_MAX_VARINT_BYTES = 10
 
-_PREFIX = struct.Struct("<4sBI")
 _CRC = struct.Struct("<I")
-_SIZES = struct.Struct("<IIIIQIB")
-_CHUNK = struct.Struct("<III")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,19 +95,30 @@ class Chunk:
     """One batch's entry in the chunk table."""
 
     num_bytes: int
-    bytes_crc: int
     pixels_crc: int
 
 
 @dataclasses.dataclass(frozen=True)
 class Header:
-    """What a file holds (see the module docstring)."""
+    """What a file holds (see the module docstring).
+
+    Attributes:
+        model: the `ModelFingerprint` of the model that wrote it.
+        count: images in the file.
+        batch_size: images per chunk, and the batch every chunk is decoded at.
+        condition_data: the condition as stored (packed labels or float32
+            values; empty for none).
+        chunks: one `Chunk` per chunk.
+        chunks_crc: CRC32 of every chunk's bytes, back to back.
+        coder: the entropy coder of the chunks.
+    """
 
     model: ModelFingerprint
     count: int
     batch_size: int
     condition_data: bytes
     chunks: tuple
+    chunks_crc: int
     coder: int = CODER_CONSTRICTION_RANGE
 
     @property
@@ -101,19 +135,60 @@ def num_chunks(count, batch_size):
     return -(-count // batch_size)
 
 
-def label_width(num_classes):
-    """Bytes per stored class label: the narrowest unsigned int."""
-    return 1 if num_classes <= 2**8 else 2 if num_classes <= 2**16 else 4
+def chunk_batch_size(count, batch_size):
+    """The images per chunk for `count` images and at most `batch_size`:
+    the fewest chunks, as even as they can be (the last holds fewer only
+    when `count` does not divide), so the last chunk's padding, computed
+    but not coded, stays small."""
+    return -(-count // num_chunks(count, batch_size))
 
 
-def condition_bytes_per_image(condition):
-    """Bytes of one image's condition for a fingerprint's `condition`."""
+def label_bits(num_classes):
+    """Bits per stored class label: enough for `num_classes - 1`."""
+    return (num_classes - 1).bit_length()
+
+
+def pack_labels(labels, num_classes):
+    """Labels in `[0, num_classes)` at `label_bits` bits each, LSB first."""
+    width = label_bits(num_classes)
+    labels = np.asarray(labels, np.uint64)
+    bits = (labels[:, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)
+    return np.packbits(bits.astype(np.uint8).ravel(), bitorder="little").tobytes()
+
+
+def unpack_labels(data, num_classes, count):
+    """The `count` int64 labels `pack_labels` stored in `data`."""
+    width = label_bits(num_classes)
+    bits = np.unpackbits(np.frombuffer(data, np.uint8), count=count * width, bitorder="little")
+    bits = bits.reshape(count, width)
+    labels = np.zeros([count], np.int64)
+    for position in range(width):
+        labels |= bits[:, position].astype(np.int64) << position
+    return labels
+
+
+def condition_length(condition, count):
+    """Bytes of the stored condition of `count` images, for a fingerprint's
+    `condition` (`"none"`, `"labels:<classes>"`, `"values:<d1>x<d2>..."`)."""
     kind, _, detail = condition.partition(":")
     if kind == "labels":
-        return label_width(int(detail))
+        return -(-count * label_bits(int(detail)) // 8)
     if kind == "values":
-        return 4 * math.prod(int(d) for d in detail.split("x"))
+        return 4 * count * math.prod(int(d) for d in detail.split("x"))
     return 0
+
+
+def read_condition(header):
+    """The condition a file holds: int64 labels `(count,)`, float32 values
+    `(count, *shape)`, or None."""
+    kind, _, detail = header.model.condition.partition(":")
+    if kind == "labels":
+        return unpack_labels(header.condition_data, int(detail), header.count)
+    if kind == "values":
+        shape = [int(d) for d in detail.split("x")]
+        values = np.frombuffer(header.condition_data, "<f4").astype(np.float32)
+        return values.reshape([header.count, *shape])
+    return None
 
 
 def pixels_crc(images):
@@ -122,11 +197,51 @@ def pixels_crc(images):
     return zlib.crc32(images.astype(images.dtype.newbyteorder("<"), copy=False).tobytes())
 
 
-def _text(value):
+def varint(value):
+    """`value` (an int >= 0) as an unsigned LEB128 varint."""
+    if value < 0:
+        raise ValueError(f"Expected an int >= 0 for a varint. Received: {value}")
+    encoded = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        encoded.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(encoded)
+
+
+def read_varint(data, offset):
+    """`(value, offset after it)` of the varint at `data[offset:]`, or
+    `(None, offset)` when the data ends inside it (or it runs on past 10
+    bytes)."""
+    value = 0
+    for index in range(_MAX_VARINT_BYTES):
+        if offset + index >= len(data):
+            return None, offset
+        byte = data[offset + index]
+        value |= (byte & 0x7F) << (7 * index)
+        if not byte & 0x80:
+            return value, offset + index + 1
+    return None, offset
+
+
+def _name(value, codes):
+    """A name as its one-byte code, or 0 and the name spelled out."""
+    if value in codes:
+        return bytes([codes[value]])
     encoded = value.encode("ascii")
     if len(encoded) > 255:
         raise ValueError(f"Expected at most 255 ASCII characters. Received: {value!r}")
-    return bytes([len(encoded)]) + encoded
+    return bytes([0, len(encoded)]) + encoded
+
+
+def _condition(condition):
+    kind, _, detail = condition.partition(":")
+    if kind == "labels":
+        return bytes([1]) + varint(int(detail))
+    if kind == "values":
+        shape = [int(d) for d in detail.split("x")]
+        return bytes([2]) + varint(len(shape)) + b"".join(varint(d) for d in shape)
+    return bytes([0])
 
 
 def pack(header, chunk_data):
@@ -139,24 +254,21 @@ def pack(header, chunk_data):
     model = header.model
     body = b"".join(
         [
-            _text(model.family),
-            _text(model.compute_dtype),
-            _text(model.condition),
+            _name(model.family, FAMILY_CODES),
+            _name(model.compute_dtype, DTYPE_CODES),
+            _condition(model.condition),
             model.config_digest,
             model.weights_digest,
-            _SIZES.pack(
-                *model.image_shape,
-                model.num_levels,
-                header.count,
-                header.batch_size,
-                header.coder,
-            ),
-            struct.pack("<Q", len(header.condition_data)),
+            *(varint(size) for size in (*model.image_shape, model.num_levels)),
+            varint(header.count),
+            varint(header.batch_size),
+            bytes([header.coder]),
+            _CRC.pack(header.chunks_crc),
+            *(varint(c.num_bytes) + _CRC.pack(c.pixels_crc) for c in header.chunks),
             header.condition_data,
-            b"".join(_CHUNK.pack(c.num_bytes, c.bytes_crc, c.pixels_crc) for c in header.chunks),
         ]
     )
-    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(body)) + body
+    prefix = MAGIC + bytes([FORMAT_VERSION]) + varint(len(body)) + body
     return b"".join([prefix, _CRC.pack(zlib.crc32(prefix)), *chunk_data])
 
 
@@ -167,19 +279,62 @@ class _Reader:
     def __init__(self, body):
         self.body, self.offset = body, 0
 
+    def _inconsistent(self, what, needed):
+        return errors.CorruptFileError(
+            f"The file's header ends inside its {what}: {len(self.body)} bytes of header "
+            f"body, {needed} needed. The header is inconsistent (written by "
+            "another program?)."
+        )
+
     def take(self, size, what):
         if self.offset + size > len(self.body):
-            raise errors.CorruptFileError(
-                f"The file's header ends inside its {what}: {len(self.body)} bytes of header "
-                f"body, {self.offset + size} needed. The header is inconsistent (written by "
-                "another program?)."
-            )
+            raise self._inconsistent(what, self.offset + size)
         value = self.body[self.offset : self.offset + size]
         self.offset += size
         return value
 
-    def text(self, what):
-        return self.take(self.take(1, what)[0], what).decode("ascii", errors="replace")
+    def byte(self, what):
+        return self.take(1, what)[0]
+
+    def varint(self, what):
+        value, offset = read_varint(self.body, self.offset)
+        if value is None:
+            raise self._inconsistent(what, self.offset + _MAX_VARINT_BYTES)
+        self.offset = offset
+        return value
+
+    def name(self, codes, what):
+        code = self.byte(what)
+        if code == 0:
+            return self.take(self.byte(what), what).decode("ascii", errors="replace")
+        for name, known in codes.items():
+            if known == code:
+                return name
+        raise errors.CorruptFileError(
+            f"The file's header gives {what} code {code}, which this library does not know "
+            f"(expected 0 or one of {sorted(codes.values())})."
+        )
+
+    def condition(self):
+        kind = self.byte("condition")
+        if kind == 0:
+            return "none"
+        if kind == 1:
+            classes = self.varint("condition")
+            _check_limit("classes", classes, 1, MAX_CLASSES)
+            return f"labels:{classes}"
+        if kind == 2:
+            rank = self.varint("condition")
+            _check_limit("condition rank", rank, 1, MAX_CONDITION_RANK)
+            shape = [self.varint("condition") for _ in range(rank)]
+            for size in shape:
+                _check_limit("condition dimension", size, 1, MAX_CONDITION_VALUES)
+            _check_limit("condition values per image", math.prod(shape), 1, MAX_CONDITION_VALUES)
+            return "values:" + "x".join(map(str, shape))
+        raise errors.CorruptFileError(
+            f"The file's header gives condition kind {kind}; expected 0 (none), 1 (labels) "
+            "or 2 (values)."
+        )
 
 
 def _check_limit(name, value, low, high):
@@ -189,6 +344,57 @@ def _check_limit(name, value, low, high):
             f"[{low}, {high}]; refused before allocating anything (a damaged or forged "
             "header)."
         )
+
+
+def _read_prefix(data):
+    """The header body's `(start, end)` in `data`, after checking the
+    magic number, the version and that the header and its CRC32 are there
+    and match."""
+    if len(data) < len(MAGIC) or bytes(data[: len(MAGIC)]) != MAGIC:
+        raise errors.NotCompressedImagesError(
+            f"Expected a file of compressed images, starting with the magic number "
+            f"{MAGIC!r}. Received: {bytes(data[:len(MAGIC)])!r} ({len(data)} bytes in all)"
+        )
+    if len(data) <= len(MAGIC):
+        raise errors.TruncatedFileError(
+            f"The file ends after {len(data)} bytes, inside its header."
+        )
+    version = data[len(MAGIC)]
+    if version != FORMAT_VERSION:
+        raise errors.UnsupportedVersionError(
+            f"The file is in format version {version}; this library reads version "
+            f"{FORMAT_VERSION} only. "
+            + (
+                "Version 1 files were written by pixel_keras before format version 2; "
+                "decode them with the pixel_keras that wrote them and compress the images "
+                "again."
+                if version < FORMAT_VERSION
+                else "A newer pixel_keras wrote it, or it is damaged."
+            )
+        )
+    body_length, start = read_varint(data, len(MAGIC) + 1)
+    if body_length is None:
+        raise errors.TruncatedFileError(
+            f"The file ends after {len(data)} bytes, inside its header."
+        )
+    end = start + body_length
+    if len(data) < end + _CRC.size:
+        raise errors.TruncatedFileError(
+            f"The file ends after {len(data)} bytes; its header alone needs "
+            f"{end + _CRC.size}. The file is truncated (or its header damaged)."
+        )
+    (expected_crc,) = _CRC.unpack_from(data, end)
+    if zlib.crc32(data[:end]) != expected_crc:
+        raise errors.CorruptFileError(
+            "The file's header does not match its CRC32: the header is damaged (a changed "
+            f"byte in its first {end + _CRC.size} bytes)."
+        )
+    return start, end
+
+
+def header_size(data):
+    """Bytes of a file's header (everything before the first chunk)."""
+    return _read_prefix(memoryview(bytes(data)))[1] + _CRC.size
 
 
 def parse(data):
@@ -205,42 +411,16 @@ def parse(data):
         CorruptFileError, HeaderLimitError: see `pixel_keras.compression.errors`.
     """
     data = memoryview(bytes(data))
-    if len(data) < len(MAGIC) or bytes(data[: len(MAGIC)]) != MAGIC:
-        raise errors.NotCompressedImagesError(
-            f"Expected a file of compressed images, starting with the magic number "
-            f"{MAGIC!r}. Received: {bytes(data[:len(MAGIC)])!r} ({len(data)} bytes in all)"
-        )
-    if len(data) < _PREFIX.size:
-        raise errors.TruncatedFileError(
-            f"The file ends after {len(data)} bytes, inside its header."
-        )
-    _, version, body_length = _PREFIX.unpack_from(data)
-    if version != FORMAT_VERSION:
-        raise errors.UnsupportedVersionError(
-            f"The file is in format version {version}; this library reads version "
-            f"{FORMAT_VERSION}. A newer pixel_keras wrote it, or it is damaged."
-        )
-    header_end = _PREFIX.size + body_length
-    if len(data) < header_end + _CRC.size:
-        raise errors.TruncatedFileError(
-            f"The file ends after {len(data)} bytes; its header alone needs "
-            f"{header_end + _CRC.size}. The file is truncated (or its header damaged)."
-        )
-    (expected_crc,) = _CRC.unpack_from(data, header_end)
-    if zlib.crc32(data[:header_end]) != expected_crc:
-        raise errors.CorruptFileError(
-            "The file's header does not match its CRC32: the header is damaged (a changed "
-            "byte in its first "
-            f"{header_end + _CRC.size} bytes)."
-        )
-    reader = _Reader(bytes(data[_PREFIX.size : header_end]))
-    family = reader.text("model class")
-    compute_dtype = reader.text("compute dtype")
-    condition = reader.text("condition")
+    start, end = _read_prefix(data)
+    reader = _Reader(bytes(data[start:end]))
+    family = reader.name(FAMILY_CODES, "model class")
+    compute_dtype = reader.name(DTYPE_CODES, "compute dtype")
+    condition = reader.condition()
     config_digest = reader.take(DIGEST_BYTES, "config digest")
     weights_digest = reader.take(DIGEST_BYTES, "weights digest")
-    height, width, channels, levels, count, batch_size, coder = _SIZES.unpack(
-        reader.take(_SIZES.size, "sizes")
+    height, width, channels, levels, count, batch_size = (
+        reader.varint(what)
+        for what in ("height", "width", "channels", "levels", "count", "batch size")
     )
     _check_limit("height", height, 1, MAX_SIDE)
     _check_limit("width", width, 1, MAX_SIDE)
@@ -250,32 +430,31 @@ def parse(data):
     _check_limit("batch_size", batch_size, 1, min(MAX_BATCH, count))
     subpixels = count * height * width * channels
     _check_limit("count * height * width * channels", subpixels, 1, MAX_SUBPIXELS)
+    coder = reader.byte("coder")
     if coder != CODER_CONSTRICTION_RANGE:
         raise errors.UnsupportedVersionError(
             f"The file's chunks are coded with coder {coder}; this library decodes coder "
             f"{CODER_CONSTRICTION_RANGE} (constriction's range coder)."
         )
-    try:
-        per_image = condition_bytes_per_image(condition)
-    except ValueError:
-        raise errors.CorruptFileError(
-            f"The file's header names an unreadable condition {condition!r}."
-        ) from None
-    (condition_length,) = struct.unpack("<Q", reader.take(8, "condition length"))
-    if condition_length != count * per_image:
-        raise errors.CorruptFileError(
-            f"The file's header holds {condition_length} bytes of condition; {count} images "
-            f"with condition {condition!r} need {count * per_image}."
-        )
-    condition_data = reader.take(condition_length, "condition")
-    chunks = tuple(
-        Chunk(*_CHUNK.unpack(reader.take(_CHUNK.size, "chunk table")))
-        for _ in range(num_chunks(count, batch_size))
-    )
+    (chunks_crc,) = _CRC.unpack(reader.take(_CRC.size, "chunks' CRC32"))
+    chunks = []
+    for _ in range(num_chunks(count, batch_size)):
+        num_bytes = reader.varint("chunk table")
+        (crc,) = _CRC.unpack(reader.take(_CRC.size, "chunk table"))
+        chunks.append(Chunk(num_bytes, crc))
+    condition_data = reader.take(condition_length(condition, count), "condition")
+    if condition.startswith("labels:"):
+        num_classes = int(condition.partition(":")[2])
+        labels = unpack_labels(condition_data, num_classes, count)
+        if labels.max() >= num_classes:
+            raise errors.CorruptFileError(
+                f"The file's condition holds a label {labels.max()}, outside [0, "
+                f"{num_classes})."
+            )
     if reader.offset != len(reader.body):
         raise errors.CorruptFileError(
             f"The file's header body has {len(reader.body) - reader.offset} bytes after its "
-            "chunk table."
+            "condition data."
         )
     header = Header(
         model=ModelFingerprint(
@@ -290,14 +469,15 @@ def parse(data):
         count=count,
         batch_size=batch_size,
         condition_data=condition_data,
-        chunks=chunks,
+        chunks=tuple(chunks),
+        chunks_crc=chunks_crc,
         coder=coder,
     )
-    return header, _chunk_bytes(header, data, header_end + _CRC.size)
+    return header, _chunk_bytes(header, data, end + _CRC.size)
 
 
 def _chunk_bytes(header, data, offset):
-    """Each chunk's bytes, their lengths and CRC32s checked."""
+    """Each chunk's bytes, their lengths and CRC32 checked."""
     needed = sum(chunk.num_bytes for chunk in header.chunks)
     if len(data) - offset < needed:
         raise errors.TruncatedFileError(
@@ -310,20 +490,19 @@ def _chunk_bytes(header, data, offset):
             f"The file has {len(data) - offset - needed} bytes after its last chunk "
             f"({len(data)} bytes in all, {offset + needed} expected)."
         )
+    if zlib.crc32(data[offset:]) != header.chunks_crc:
+        raise errors.CorruptFileError(
+            f"The file's chunks (its last {needed} bytes) do not match their CRC32: a byte "
+            "of them is damaged."
+        )
     pieces = []
     for index, chunk in enumerate(header.chunks):
-        piece = bytes(data[offset : offset + chunk.num_bytes])
-        offset += chunk.num_bytes
         first, stop = header.chunk_images(index)
         if chunk.num_bytes % 4:
             raise errors.CorruptFileError(
                 f"Chunk {index} (images {first} to {stop - 1}) has {chunk.num_bytes} bytes, "
                 "not a whole number of 32-bit words."
             )
-        if zlib.crc32(piece) != chunk.bytes_crc:
-            raise errors.CorruptFileError(
-                f"Chunk {index} (images {first} to {stop - 1}) does not match its CRC32: "
-                "its bytes are damaged."
-            )
-        pieces.append(piece)
+        pieces.append(bytes(data[offset : offset + chunk.num_bytes]))
+        offset += chunk.num_bytes
     return pieces

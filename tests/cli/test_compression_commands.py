@@ -80,14 +80,26 @@ def _sha256(array):
 
 
 def test_npz_round_trip_gives_the_exact_pixels_and_labels(
-    labelled_run, digits_npz, tmp_path, capsys
+    labelled_run, digits_npz, tmp_path, capsys, monkeypatch
 ):
+    updates = []
+
+    class RecordingProgbar(keras.utils.Progbar):
+        def update(self, current, values=None, finalize=None):
+            updates.append((current, self.target))
+            super().update(current, values, finalize)
+
+    monkeypatch.setattr(keras.utils, "Progbar", RecordingProgbar)
     compressed, decompressed = tmp_path / "digits.pxkc", tmp_path / "again.npz"
     result = commands.compress(
         _config(labelled_run, input=digits_npz, output=str(compressed), batch_size=3)
     )
     printed = capsys.readouterr().out
+    # A progress bar of the images, moved after each chunk: 3, 3 and 1.
+    assert updates == [(3, 7), (6, 7), (7, 7)]
+    assert "7/7" in printed
     commands.decompress(_config(labelled_run, input=str(compressed), output=str(decompressed)))
+    assert updates[3:] == [(3, 7), (6, 7), (7, 7)]
 
     with np.load(digits_npz) as given, np.load(decompressed) as decoded:
         assert sorted(decoded.files) == ["images", "labels"]

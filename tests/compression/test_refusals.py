@@ -2,7 +2,7 @@
 name: another model, a damaged, truncated or forged file, an unknown
 version; and the encoder's pmfs are the decoder's, to the last bit."""
 
-import struct
+import dataclasses
 import zlib
 
 import numpy as np
@@ -13,9 +13,6 @@ from pixel_keras.compression import codec
 from pixel_keras.compression import file_format
 from pixel_keras.sampling import choice
 from tests import helpers
-
-# Bytes before the header body: magic, version, body length.
-PREFIX = 9
 
 
 @pytest.fixture(scope="module")
@@ -34,29 +31,16 @@ def data(model, images):
     return compression.compress(model, images, batch_size=2)
 
 
-def _header_end(data):
-    (length,) = struct.unpack_from("<I", data, 5)
-    return PREFIX + length
-
-
-def _with_header_fields(data, **fields):
+def _with_header_fields(data, height=None, **fields):
     """`data` with header fields replaced and the header's CRC32 recomputed,
     as a forger would."""
     header, pieces = file_format.parse(data)
-    model = header.model
-    sizes = {
-        "height": model.image_shape[0],
-        "count": header.count,
-        "batch_size": header.batch_size,
-    }
-    sizes.update(fields)
-    forged = bytearray(data[: _header_end(data)])
-    offset = forged.index(model.weights_digest) + len(model.weights_digest)
-    struct.pack_into("<I", forged, offset, sizes["height"])
-    struct.pack_into("<Q", forged, offset + 16, sizes["count"])
-    struct.pack_into("<I", forged, offset + 24, sizes["batch_size"])
-    forged += struct.pack("<I", zlib.crc32(bytes(forged)))
-    return bytes(forged) + b"".join(pieces)
+    if height is not None:
+        model = dataclasses.replace(
+            header.model, image_shape=(height, *header.model.image_shape[1:])
+        )
+        header = dataclasses.replace(header, model=model)
+    return file_format.pack(dataclasses.replace(header, **fields), pieces)
 
 
 def test_a_file_of_another_model_is_refused_naming_what_differs(model, data):
@@ -81,7 +65,11 @@ def test_a_flipped_byte_is_refused_before_decoding(model, data, where):
     damaged = bytearray(data)
     position = 20 if where == "header" else len(data) - 3
     damaged[position] ^= 0x10
-    match = "header does not match its CRC32" if where == "header" else r"Chunk 1 \(images 2 to 2\)"
+    match = (
+        "header does not match its CRC32"
+        if where == "header"
+        else r"chunks \(its last \d+ bytes\) do not match their CRC32"
+    )
     with pytest.raises(compression.CorruptFileError, match=match):
         compression.decompress(model, bytes(damaged))
 
@@ -89,7 +77,7 @@ def test_a_flipped_byte_is_refused_before_decoding(model, data, where):
 @pytest.mark.parametrize("keep", [3, 12, "header", "one byte less"])
 def test_a_truncated_file_is_refused(model, data, keep):
     if keep == "header":
-        keep = _header_end(data) + 4
+        keep = file_format.header_size(data)
     elif keep == "one byte less":
         keep = len(data) - 1
     error = compression.NotCompressedImagesError if keep < 4 else compression.TruncatedFileError
@@ -106,6 +94,7 @@ def test_bytes_after_the_last_chunk_are_refused(model, data):
     "fields, match",
     [
         ({"count": 2**40, "batch_size": 2**16}, r"count=1099511627776, outside"),
+        ({"count": 2**70 - 1}, r"count=1180591620717411303423, outside"),
         ({"height": 2**31}, r"height=2147483648, outside"),
         ({"count": 2**31, "batch_size": 2**15}, r"count \* height \* width \* channels="),
         ({"batch_size": 0}, r"batch_size=0, outside"),
@@ -121,10 +110,50 @@ def test_a_header_whose_count_does_not_match_its_chunk_table_is_refused(model, d
         compression.decompress(model, _with_header_fields(data, count=7, batch_size=2))
 
 
+def test_a_label_beyond_the_classes_is_refused(data):
+    header, _ = file_format.parse(data)
+    # Three classes take 2 bits a label, which can hold a 3.
+    labelled = dataclasses.replace(header.model, condition="labels:3")
+    forged = _with_header_fields(
+        data, model=labelled, condition_data=file_format.pack_labels([0, 3, 1], 3)
+    )
+    with pytest.raises(compression.CorruptFileError, match=r"label 3, outside \[0, 3\)"):
+        compression.read_header(forged)
+    # The same header with labels in range reads.
+    valid = _with_header_fields(
+        data, model=labelled, condition_data=file_format.pack_labels([0, 2, 1], 3)
+    )
+    np.testing.assert_array_equal(
+        file_format.read_condition(compression.read_header(valid)), [0, 2, 1]
+    )
+
+
+def test_names_without_a_code_are_spelled_out_and_unknown_codes_refused(data):
+    header, pieces = file_format.parse(data)
+    own = dataclasses.replace(header.model, family="MyPixelModel", compute_dtype="float8")
+    spelled = file_format.pack(dataclasses.replace(header, model=own), pieces)
+    assert b"MyPixelModel" in spelled
+    assert file_format.parse(spelled)[0].model == own
+    # The class code is the body's first byte (after a 1-byte body length).
+    assert data[6] == file_format.FAMILY_CODES["PixelCNN"]
+    end = file_format.header_size(data) - 4
+    forged = bytearray(data[:end])
+    forged[6] = 9
+    forged = bytes(forged) + zlib.crc32(forged).to_bytes(4, "little") + data[end + 4 :]
+    with pytest.raises(compression.CorruptFileError, match="model class code 9"):
+        compression.read_header(forged)
+
+
 def test_an_unknown_version_and_other_data_are_refused(model, data):
     newer = data[:4] + bytes([compression.FORMAT_VERSION + 1]) + data[5:]
-    with pytest.raises(compression.UnsupportedVersionError, match="format version 2"):
+    match = f"format version {compression.FORMAT_VERSION + 1}; this library reads version 2"
+    with pytest.raises(compression.UnsupportedVersionError, match=match):
         compression.decompress(model, newer)
+    # A version 1 file (its fixed-width header) is refused as such.
+    version_1 = b"PXKC\x01" + (80).to_bytes(4, "little") + bytes(84)
+    match = "format version 1; .*Version 1 files were written by pixel_keras before"
+    with pytest.raises(compression.UnsupportedVersionError, match=match):
+        compression.decompress(model, version_1)
     with pytest.raises(compression.NotCompressedImagesError, match="magic number"):
         compression.decompress(model, b"\x89PNG\r\n\x1a\n" + data[8:])
     # Every refusal is a ValueError.

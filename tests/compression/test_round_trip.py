@@ -72,7 +72,10 @@ def test_colour_images_with_class_labels(family):
     images[0] = np.arange(24).reshape(4, 6, 1) % 8
     labels = np.array([2, 0, 1])
     data = assert_round_trip(model, images, labels, batch_size=2)
-    assert compression.read_header(data).model.condition == "labels:3"
+    header = compression.read_header(data)
+    assert header.model.condition == "labels:3"
+    # Two bits a label, packed: 6 bits in one byte.
+    assert header.condition_data == bytes([0b01_00_10])
     # The labels travel in the file.
     other = np.array([0, 0, 0])
     assert not np.array_equal(
@@ -129,3 +132,68 @@ def test_the_header_says_what_it_holds():
     for index, chunk in enumerate(header.chunks):
         first, stop = header.chunk_images(index)
         assert chunk.pixels_crc == file_format.pixels_crc(images[first:stop])
+
+
+def test_progress_is_called_once_per_chunk_with_the_images_done():
+    model = _family("pixel_cnn")
+    images = helpers.digits(limit=5).astype(np.uint8)
+    calls = []
+    data = compression.compress(
+        model, images, batch_size=2, progress=lambda done, total: calls.append((done, total))
+    )
+    assert calls == [(2, 5), (4, 5), (5, 5)]
+    calls.clear()
+    compression.compress(
+        model, images, batch_size=4, verify=False, progress=lambda *done: calls.append(done)
+    )
+    # 5 images at most 4 a chunk: two chunks of 3 and 2.
+    assert calls == [(3, 5), (5, 5)]
+    calls.clear()
+    decoded = compression.decompress(model, data, progress=lambda *done: calls.append(done))
+    np.testing.assert_array_equal(decoded, images)
+    assert calls == [(2, 5), (4, 5), (5, 5)]
+    with pytest.raises(ValueError, match=r"`progress`.*Received: progress=3"):
+        compression.compress(model, images, progress=3)
+    with pytest.raises(ValueError, match=r"`progress`.*Received: progress='bar'"):
+        compression.decompress(model, data, progress="bar")
+
+
+@pytest.mark.parametrize(
+    "count, batch_size, expected",
+    [(297, 32, 30), (297, 256, 149), (297, 512, 297), (5, 2, 2), (7, 4, 4), (1, 32, 1)],
+)
+def test_chunks_are_as_even_as_they_can_be(count, batch_size, expected):
+    chunk = file_format.chunk_batch_size(count, batch_size)
+    assert chunk == expected
+    assert file_format.num_chunks(count, chunk) == file_format.num_chunks(count, batch_size)
+
+
+def test_varints_and_packed_labels_round_trip():
+    for value in [0, 1, 127, 128, 300, 2**32 - 1, 2**35, 2**64 - 1]:
+        encoded = file_format.varint(value)
+        assert len(encoded) == max(1, -(-value.bit_length() // 7))
+        assert file_format.read_varint(b"\x01" + encoded + b"\xff", 1) == (value, 1 + len(encoded))
+    # The data ends inside a varint, or it runs on past 10 bytes.
+    assert file_format.read_varint(b"\x80\x80", 0) == (None, 0)
+    assert file_format.read_varint(b"\xff" * 11, 0) == (None, 0)
+    rng = np.random.default_rng(0)
+    for num_classes, width in [(1, 0), (2, 1), (10, 4), (256, 8), (257, 9), (65536, 16)]:
+        assert file_format.label_bits(num_classes) == width
+        labels = rng.integers(0, num_classes, 37)
+        labels[0] = num_classes - 1
+        packed = file_format.pack_labels(labels, num_classes)
+        assert len(packed) == -(-37 * width // 8)
+        np.testing.assert_array_equal(file_format.unpack_labels(packed, num_classes, 37), labels)
+
+
+def test_the_header_costs_what_the_format_says():
+    model = _family("pixel_cnn")
+    images = helpers.digits(limit=3).astype(np.uint8)
+    data = compression.compress(model, images, batch_size=2)
+    header = compression.read_header(data)
+    table = sum(len(file_format.varint(chunk.num_bytes)) + 4 for chunk in header.chunks)
+    # magic, version, body length; class, dtype, condition; two 8-byte
+    # digests; 8, 8, 1, 17, count 3, batch 2 (a byte each); coder; the
+    # chunks' CRC32; the table; the header's CRC32.
+    assert file_format.header_size(data) == 6 + 3 + 16 + 6 + 1 + 4 + table + 4
+    assert len(data) == file_format.header_size(data) + sum(c.num_bytes for c in header.chunks)
