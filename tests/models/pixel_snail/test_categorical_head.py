@@ -1,6 +1,7 @@
 """PixelSNAIL with a softmax per sub-pixel (`head="categorical"`): a
 normalized likelihood, R -> G -> B order, the cached sampler against the
-naive one, the base's entry points, the codec, and 65,536 levels."""
+naive one (XLA; the shared checks are test_cached_sampler.py's), the base's
+entry points, the codec, and 65,536 levels."""
 
 import math
 
@@ -12,7 +13,6 @@ import tensorflow as tf
 from pixel_keras import compression
 from pixel_keras import sampling
 from pixel_keras.models import PixelSNAIL
-from pixel_keras.models.pixel_snail import cached_sampler as cached
 from pixel_keras.serving import serving_functions
 from tests import helpers
 
@@ -40,11 +40,6 @@ CONFIGS = {
         image_shape=(3, 4, 3), num_levels=5, input_encoding="one_hot", num_heads=2, num_classes=3
     ),
 }
-
-
-@pytest.fixture(scope="module", params=sorted(CONFIGS))
-def model(request):
-    return _model(**CONFIGS[request.param])
 
 
 @pytest.mark.parametrize(
@@ -89,43 +84,6 @@ def test_output_layout_and_head_arguments():
     assert not mixture.samples_subpixels
     with pytest.raises(ValueError, match="head='categorical'"):
         mixture.channel_logits(np.zeros((1, 4), "float32"))
-
-
-@pytest.mark.parametrize("by_rows", [False, True], ids=["by_pixels", "by_rows"])
-def test_cached_outputs_equal_the_network_on_any_image(model, by_rows):
-    images = np.random.default_rng(1).integers(0, model.num_levels, (3, *model.image_shape))
-    condition = helpers.class_labels(model, 3)
-    expected = model(model.make_inputs(images, condition), training=False).numpy()
-    actual = cached.outputs(model, images, condition, by_rows=by_rows).numpy()
-    assert np.std(expected) > 0.05
-    np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=1e-5)
-
-
-def test_cached_and_naive_samples_are_identical(model):
-    seeds = sampling.per_image_seeds(5, 4)
-    temperature = np.linspace(0.6, 1.4, 4).astype(np.float32)
-    kwargs = {"condition": helpers.class_labels(model, 4), "temperature": temperature}
-    naive = model.sample(4, seed=seeds, method="naive", **kwargs).numpy()
-    fast = model.sample(4, seed=seeds, method="cached", **kwargs).numpy()
-    np.testing.assert_array_equal(fast, naive)
-    assert len(np.unique(fast)) > 2
-
-
-def test_cached_and_naive_completions_are_identical():
-    # Known sub-pixels feed the later channels of their pixel (the codes'
-    # completions: test_condition_map.py).
-    model = _model(**CONFIGS["rgb_one_hot_classes"])
-    generator = np.random.default_rng(2)
-    images = generator.integers(0, model.num_levels, (3, *model.image_shape))
-    known = np.zeros((3, *model.image_shape[:2]), bool)
-    known[:, :1] = True
-    known[1, 1, :2] = True
-    known[2] |= generator.random(model.image_shape[:2]) < 0.3
-    kwargs = {"condition": helpers.class_labels(model, 3), "seed": 4, "known_mask": known}
-    naive = model.complete(images, method="naive", **kwargs).numpy()
-    fast = model.complete(images, method="cached", **kwargs).numpy()
-    np.testing.assert_array_equal(fast, naive)
-    np.testing.assert_array_equal(fast[known], images[known])
 
 
 @pytest.mark.slow  # XLA compiles of the sample and completion loops: about 10 s
