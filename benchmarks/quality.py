@@ -11,6 +11,9 @@ one model after another:
   3 layers; output layers 2h);
 * `gated_pixel_cnn`: the Gated PixelCNN, its `tiny` preset grown the same
   way (p = 48, 4 layers of 5 x 5, output layer 2p);
+* `pixel_snail`: PixelSNAIL, its `tiny` preset (2 blocks of 1 gated resnet
+  and one attention, keys of 8, values of 16, 5 mixture components) widened
+  to 64 filters;
 * `tfp`: `tfp.distributions.PixelCNN` with the architecture of our `tiny`
   PixelCNN++ (num_resnet, num_hierarchies, num_filters, num_logistic_mix and
   dropout from the preset; `low=0`, `high=num_levels - 1`, so it is a
@@ -57,14 +60,19 @@ At the end the train split (at most its first 10,000 images) is evaluated
 the same way, to show overfitting.
 
 Output: a markdown table (parameters, steps, epochs, final and best test
-bits/dim, train bits/dim, difference and ratio to TFP), an SVG plot of test
-bits/dim against training seconds (`--plot`, never overwritten, written
-atomically) and, with `--json`, the raw points.
+bits/dim, train bits/dim, difference and ratio to TFP, and the 1-minute
+load average at the start and the end of each model's run), an SVG plot
+of test bits/dim against training seconds (`--plot`, never overwritten,
+written atomically) and, with `--json`, the raw points.
 
 Usage (from the repository root):
 
     python benchmarks/quality.py                       # 10 minutes per model
     python benchmarks/quality.py --dataset my_images.npz --plot mine.svg
+    # The 28x28 digits of digits_npz.py (256 levels), written and read as a
+    # user's .npz:
+    python benchmarks/quality.py --dataset digits28 \\
+        --models pixel_snail,pixel_cnn_pp,gated_pixel_cnn,pixel_cnn
     python benchmarks/quality.py --models pixel_cnn_pp,tfp --budget_seconds 60 \\
         --eval_every_seconds 10 --plot /tmp/q.svg --json /tmp/q.json
 """
@@ -80,6 +88,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+import digits_npz  # noqa: E402
 import machine  # noqa: E402
 import matplotlib  # noqa: E402
 
@@ -89,7 +98,15 @@ from matplotlib import pyplot  # noqa: E402
 from pixel_keras import images as images_lib  # noqa: E402
 from pixel_keras import training  # noqa: E402
 
-MODELS = ("pixel_cnn_pp", "pixel_cnn", "row_lstm", "diagonal_bilstm", "gated_pixel_cnn", "tfp")
+MODELS = (
+    "pixel_cnn_pp",
+    "pixel_cnn",
+    "row_lstm",
+    "diagonal_bilstm",
+    "gated_pixel_cnn",
+    "pixel_snail",
+    "tfp",
+)
 # Train bits/dim at the end is computed over at most this many train images.
 _TRAIN_EVAL_LIMIT = 10_000
 # Samples drawn from each model after its budget (--samples).
@@ -164,9 +181,10 @@ def _train_batches(dataset, args):
 # --- Our models ------------------------------------------------------------------
 
 
-# The PixelRNN paper's and the Gated PixelCNN's tiny presets (10k-25k
-# weights) grown to about the parameter count of PixelCNN++'s tiny preset
-# (353k on the digits; PixelCNN 293k, Gated PixelCNN 313k).
+# The PixelRNN paper's, the Gated PixelCNN's and PixelSNAIL's tiny presets
+# (10k-96k weights) grown to about the parameter count of PixelCNN++'s tiny
+# preset (353k on the digits; PixelCNN 293k, Gated PixelCNN 313k,
+# PixelSNAIL 364k).
 COMPARABLE = {
     "pixel_cnn": {"num_filters": 64, "num_layers": 5, "output_filters": 128},
     "gated_pixel_cnn": {
@@ -175,13 +193,14 @@ COMPARABLE = {
         "kernel_size": 5,
         "output_filters": 96,
     },
+    "pixel_snail": {"num_filters": 64},
     "row_lstm": {"num_filters": 48, "num_layers": 3, "output_filters": 96},
     "diagonal_bilstm": {"num_filters": 48, "num_layers": 3, "output_filters": 96},
 }
 
 
 def _build_ours(name, dataset, dtype_policy="float32"):
-    from pixel_keras.models import GatedPixelCNN, PixelCNN, PixelCNNPlusPlus, PixelRNN
+    from pixel_keras.models import GatedPixelCNN, PixelCNN, PixelCNNPlusPlus, PixelRNN, PixelSNAIL
 
     shape = {
         "image_shape": dataset.image_shape,
@@ -194,6 +213,8 @@ def _build_ours(name, dataset, dtype_policy="float32"):
         return PixelCNN.from_preset("tiny", **shape, **COMPARABLE[name])
     if name == "gated_pixel_cnn":
         return GatedPixelCNN.from_preset("tiny", **shape, **COMPARABLE[name])
+    if name == "pixel_snail":
+        return PixelSNAIL.from_preset("tiny", **shape, **COMPARABLE[name])
     return PixelRNN.from_preset("tiny", kind=name, **shape, **COMPARABLE[name])
 
 
@@ -384,9 +405,9 @@ def print_table(results, dataset):
     tfp_final = results.get("tfp", {}).get("final")
     _log(
         "\n| model | params (not masked out) | steps | epochs | final test bits/dim "
-        "| best test bits/dim (at s) | train bits/dim | final - TFP | final / TFP |"
+        "| best test bits/dim (at s) | train bits/dim | final - TFP | final / TFP | load |"
     )
-    _log("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    _log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for name, r in results.items():
         versus = ("", "")
         if tfp_final is not None and name != "tfp":
@@ -398,8 +419,10 @@ def print_table(results, dataset):
         _log(
             f"| {name} | {r['params']:,} ({r['unmasked_params']:,}) | {r['steps']} "
             f"| {epochs} | {_fmt(r['final'])} | {_fmt(r['best'])} ({r['best_at']:.0f}) "
-            f"| {_fmt(r['train_bits_per_dim'])} | {versus[0]} | {versus[1]} |"
+            f"| {_fmt(r['train_bits_per_dim'])} | {versus[0]} | {versus[1]} "
+            f"| {r['load'][0]:.1f}-{r['load'][1]:.1f} |"
         )
+    _log("load: the 1-minute load average at the start and the end of the model's run.")
     reference = "pixel_cnn_pp" if "pixel_cnn_pp" in results else next(iter(results))
     count = results[reference]["unmasked_params"]
     for name, r in results.items():
@@ -434,7 +457,10 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--dataset", default="digits", help="digits, a .npz, an image folder or a TFDS name"
+        "--dataset",
+        default="digits",
+        help="digits, digits28 (the digits at 28x28, 256 levels: digits_npz.py), "
+        "a .npz, an image folder or a TFDS name",
     )
     parser.add_argument("--data_dir", default=None, help="TFDS data directory")
     parser.add_argument(
@@ -525,7 +551,12 @@ def main(argv=None):
     tf.get_logger().setLevel("ERROR")
 
     try:
-        dataset = data.load(args.dataset, data_dir=args.data_dir, num_levels=args.num_levels)
+        if args.dataset == digits_npz.NAME:
+            dataset = digits_npz.load(num_levels=args.num_levels)
+        else:
+            dataset = data.load(
+                args.dataset, data_dir=args.data_dir, num_levels=args.num_levels
+            )
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         sys.exit(f"--dataset {args.dataset!r}: {e}")
     _log(machine.machine_summary())
@@ -545,6 +576,9 @@ def main(argv=None):
     ]
     for name, policy in runs:
         gc.collect()
+        # The 1-minute load average around each model's run: on a shared
+        # machine the models may not train under the same load.
+        load_start = os.getloadavg()[0]
         if name == "tfp":
             result, tracker = run_tfp(dataset, args, _log)
         else:
@@ -563,6 +597,7 @@ def main(argv=None):
             final=bits[-1],
             best=bits[best],
             best_at=tracker.points[best][0],
+            load=(load_start, os.getloadavg()[0]),
         )
         _log(
             f"  train {_fmt(result['train_bits_per_dim'])} bits/dim; "
