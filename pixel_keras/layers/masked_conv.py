@@ -68,6 +68,50 @@ def causal_mask(kernel_size, input_groups, output_groups, mask_type):
     return mask
 
 
+def check_channel_groups(filters, num_channel_groups, output_blocks):
+    """Refuses channel groups that a masked layer's outputs cannot keep.
+
+    Raises:
+        ValueError: unless `num_channel_groups` is a positive int and
+            `output_blocks` a positive int that divides `filters` into
+            blocks of at least `num_channel_groups` channels.
+    """
+    if isinstance(num_channel_groups, bool) or not (
+        isinstance(num_channel_groups, int) and num_channel_groups >= 1
+    ):
+        raise ValueError(
+            "Expected `num_channel_groups` to be a positive int. "
+            f"Received: num_channel_groups={num_channel_groups!r}"
+        )
+    if (
+        isinstance(output_blocks, bool)
+        or not isinstance(output_blocks, int)
+        or output_blocks < 1
+        or filters % output_blocks
+        or filters // output_blocks < num_channel_groups
+    ):
+        raise ValueError(
+            "Expected `output_blocks` to be a positive int that divides "
+            "`filters` into blocks of at least `num_channel_groups` "
+            f"channels. Received: filters={filters}, "
+            f"output_blocks={output_blocks!r}, "
+            f"num_channel_groups={num_channel_groups}"
+        )
+
+
+def check_input_channels(layer, input_shape):
+    """The input's channels, after refusing fewer than `layer`'s
+    `num_channel_groups` (each group needs a channel)."""
+    input_channels = input_shape[-1]
+    if input_channels is None or input_channels < layer.num_channel_groups:
+        raise ValueError(
+            f"`{layer.name}` keeps {layer.num_channel_groups} channel groups, so "
+            f"its input needs at least that many channels. Received: "
+            f"input_shape={tuple(input_shape)}"
+        )
+    return input_channels
+
+
 @keras.saving.register_keras_serializable(package="pixel_keras")
 class MaskedConv2D(WeightNorm, keras.layers.Conv2D):
     """Convolution masked to raster order and R -> G -> B channel order.
@@ -144,27 +188,7 @@ class MaskedConv2D(WeightNorm, keras.layers.Conv2D):
                 "Expected an odd `kernel_size`, so that a centre tap is the "
                 f"output pixel. Received: kernel_size={self.kernel_size}"
             )
-        if isinstance(num_channel_groups, bool) or not (
-            isinstance(num_channel_groups, int) and num_channel_groups >= 1
-        ):
-            raise ValueError(
-                "Expected `num_channel_groups` to be a positive int. "
-                f"Received: num_channel_groups={num_channel_groups!r}"
-            )
-        if (
-            isinstance(output_blocks, bool)
-            or not isinstance(output_blocks, int)
-            or output_blocks < 1
-            or filters % output_blocks
-            or filters // output_blocks < num_channel_groups
-        ):
-            raise ValueError(
-                "Expected `output_blocks` to be a positive int that divides "
-                "`filters` into blocks of at least `num_channel_groups` "
-                f"channels. Received: filters={filters}, "
-                f"output_blocks={output_blocks!r}, "
-                f"num_channel_groups={num_channel_groups}"
-            )
+        check_channel_groups(filters, num_channel_groups, output_blocks)
         self.mask_type = mask_type
         self.num_channel_groups = num_channel_groups
         self.output_blocks = output_blocks
@@ -172,13 +196,7 @@ class MaskedConv2D(WeightNorm, keras.layers.Conv2D):
         self._check_weight_norm_arguments()
 
     def build(self, input_shape):
-        input_channels = input_shape[-1]
-        if input_channels is None or input_channels < self.num_channel_groups:
-            raise ValueError(
-                f"`{self.name}` keeps {self.num_channel_groups} channel groups, so "
-                f"its input needs at least that many channels. Received: "
-                f"input_shape={tuple(input_shape)}"
-            )
+        input_channels = check_input_channels(self, input_shape)
         # Before the kernel: a weight-normalized layer's `g` starts at the
         # norm of the masked kernel.
         self.mask = ops.convert_to_tensor(
@@ -191,10 +209,6 @@ class MaskedConv2D(WeightNorm, keras.layers.Conv2D):
             dtype=self.compute_dtype,
         )
         super().build(input_shape)
-
-    def _kernel_direction(self):
-        kernel = ops.convert_to_tensor(self._kernel)
-        return kernel * ops.cast(self.mask, kernel.dtype)
 
     def call(self, inputs):
         return self._weight_norm_call(super().call, inputs)

@@ -33,6 +33,8 @@ from keras import ops
 
 from pixel_keras.layers.masked_conv import causal_mask
 from pixel_keras.layers.masked_conv import channel_groups
+from pixel_keras.layers.masked_conv import check_channel_groups
+from pixel_keras.layers.masked_conv import check_input_channels
 from pixel_keras.layers.padded_conv2d import padded_conv2d
 from pixel_keras.layers.shifted_conv import down_shift
 from pixel_keras.layers.weight_norm import WeightNorm
@@ -206,26 +208,7 @@ class HorizontalStackConv2D(_StackConv2D):
         super().__init__(
             filters, kernel_size, mask_type=mask_type, weight_norm=weight_norm, **kwargs
         )
-        if isinstance(num_channel_groups, bool) or not (
-            isinstance(num_channel_groups, int) and num_channel_groups >= 1
-        ):
-            raise ValueError(
-                "Expected `num_channel_groups` to be a positive int. "
-                f"Received: num_channel_groups={num_channel_groups!r}"
-            )
-        if (
-            isinstance(output_blocks, bool)
-            or not isinstance(output_blocks, int)
-            or output_blocks < 1
-            or filters % output_blocks
-            or filters // output_blocks < num_channel_groups
-        ):
-            raise ValueError(
-                "Expected `output_blocks` to be a positive int that divides `filters` "
-                "into blocks of at least `num_channel_groups` channels. Received: "
-                f"filters={filters}, output_blocks={output_blocks!r}, "
-                f"num_channel_groups={num_channel_groups}"
-            )
+        check_channel_groups(filters, num_channel_groups, output_blocks)
         self.num_channel_groups = num_channel_groups
         self.output_blocks = output_blocks
 
@@ -234,13 +217,7 @@ class HorizontalStackConv2D(_StackConv2D):
         return (1, size // 2 + 1)
 
     def build(self, input_shape):
-        input_channels = input_shape[-1]
-        if input_channels is None or input_channels < self.num_channel_groups:
-            raise ValueError(
-                f"`{self.name}` keeps {self.num_channel_groups} channel groups, so its "
-                "input needs at least that many channels. Received: "
-                f"input_shape={tuple(input_shape)}"
-            )
+        input_channels = check_input_channels(self, input_shape)
         # The left half of a 1 x n masked kernel: its taps left of the
         # centre, and the centre's channel mask. Before the kernel: a
         # weight-normalized layer's `g` starts at the norm of the masked one.
@@ -254,10 +231,6 @@ class HorizontalStackConv2D(_StackConv2D):
             mask[:, : self.kernel_size[1]], dtype=self.compute_dtype
         )
         super().build(input_shape)
-
-    def _kernel_direction(self):
-        kernel = ops.convert_to_tensor(self._kernel)
-        return kernel * ops.cast(self.mask, kernel.dtype)
 
     def convolution_op(self, inputs, kernel):
         masked = kernel * ops.cast(self.mask, kernel.dtype)

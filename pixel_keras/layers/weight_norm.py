@@ -71,11 +71,18 @@ class WeightNorm:
                 trainable=True,
             )
 
+    # A masked convolution's 0/1 mask of its kernel (set in its `build`,
+    # before the kernel's); None for a layer whose every tap acts.
+    mask = None
+
     def _kernel_direction(self):
-        """The kernel's direction `v` as a tensor. A masked layer returns
-        `v` times its mask, so that only the taps that act are normalized
-        and the masked ones get no gradient through the norm."""
-        return ops.convert_to_tensor(self._kernel)
+        """The kernel's direction `v` as a tensor: times the layer's `mask`
+        where it has one, so that only the taps that act are normalized and
+        the masked ones get no gradient through the norm."""
+        kernel = ops.convert_to_tensor(self._kernel)
+        if self.mask is None:
+            return kernel
+        return kernel * ops.cast(self.mask, kernel.dtype)
 
     def _norm_axes(self):
         rank = len(self._kernel.shape)
