@@ -5,7 +5,8 @@ A model subclasses `AutoregressiveImageModel`, builds its functional graph
 `(batch, height, width, num_params)` map), sets `condition_spec`, and
 defines `output_distribution`, which turns the parameters of one pixel (or
 of a whole map) into a distribution over that pixel's channels, and
-`build_cached_loop`, its cached sampler. Everything else follows from that.
+names its cached sampler's `build_loop` in `cached_loop_builder` (or
+overrides `build_cached_loop`). Everything else follows from that.
 """
 
 import copy
@@ -190,8 +191,8 @@ class AutoregressiveImageModel(keras.Model):
     Subclasses set `presets` (name -> constructor arguments), build the
     functional graph in `__init__`, set `image_shape`, `num_levels`,
     `num_classes`, `conditional_shape` and `condition_spec`, and define
-    `output_distribution(outputs, temperature)` and `build_cached_loop()`.
-    `fit` then trains on the negative log-likelihood in bits per dimension.
+    `output_distribution(outputs, temperature)` and `cached_loop_builder`
+    (or `build_cached_loop()`). `fit` then trains on the negative log-likelihood in bits per dimension.
     """
 
     # Preset name -> constructor arguments (plain data), for `from_preset`.
@@ -655,6 +656,11 @@ class AutoregressiveImageModel(keras.Model):
 
     # --- Sampling -------------------------------------------------------------
 
+    # The family's `build_loop(model, jit_compile=..., teacher_forced_rows=...)`
+    # (its `cached_sampler.py`), as a staticmethod; None for a family
+    # without a cached sampler, or one that overrides `build_cached_loop`.
+    cached_loop_builder = None
+
     def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
         """The model's cached sampling loop (see `pixel_keras.sampling`);
         with `jit_compile`, compiled with XLA (where `cached_loop_compiles`).
@@ -662,8 +668,12 @@ class AutoregressiveImageModel(keras.Model):
         rows above the first unknown pixel without draws, then starts
         there; without it (for sampling, where no pixel is known) it has no
         such pass to trace and compile."""
-        raise NotImplementedError(
-            f"{type(self).__name__} has no cached sampler; use method='naive'."
+        if self.cached_loop_builder is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no cached sampler; use method='naive'."
+            )
+        return self.cached_loop_builder(
+            self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
         )
 
     def sample(

@@ -72,6 +72,7 @@ class PixelCNN(categorical.CategoricalPixelModel):
 
     presets = PIXEL_CNN_PRESETS
     recipe_family = "pixel_cnn"
+    cached_loop_builder = staticmethod(cached_sampler.build_loop)
     config_keys = (
         "image_shape",
         "num_levels",
@@ -144,11 +145,3 @@ class PixelCNN(categorical.CategoricalPixelModel):
         self.input_encoding = input_encoding
         self.embedding_dim = embedding_dim
         self.weight_norm = bool(weight_norm)
-
-    def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
-        """The cached sampling loop (`cached_sampler.py`), with `jit_compile`
-        compiled by XLA; `teacher_forced_rows` as in
-        `AutoregressiveImageModel.build_cached_loop`."""
-        return cached_sampler.build_loop(
-            self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
-        )

@@ -101,6 +101,7 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
 
     presets = PIXEL_CNN_PP_PRESETS
     recipe_family = "pixel_cnn_pp"
+    cached_loop_builder = staticmethod(cached_sampler.build_loop)
     config_keys = (
         "image_shape",
         "num_levels",
@@ -303,11 +304,3 @@ class PixelCNNPlusPlus(AutoregressiveImageModel):
     # The cached loop compiles with XLA (measured 2x faster at batch 16 and
     # 8.5x at batch 1 on 2 CPU cores at 32x32x3; the same images).
     cached_loop_compiles = True
-
-    def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
-        """The cached sampling loop (`cached_sampler.py`), with `jit_compile`
-        compiled by XLA; `teacher_forced_rows` as in
-        `AutoregressiveImageModel.build_cached_loop`."""
-        return cached_sampler.build_loop(
-            self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
-        )

@@ -184,6 +184,7 @@ class PixelSNAIL(AutoregressiveImageModel):
 
     presets = PIXEL_SNAIL_PRESETS
     recipe_family = "pixel_snail"
+    cached_loop_builder = staticmethod(cached_sampler.build_loop)
     config_keys = (
         "image_shape",
         "num_levels",
@@ -444,11 +445,3 @@ class PixelSNAIL(AutoregressiveImageModel):
     # --- Sampling -------------------------------------------------------------
 
     cached_loop_compiles = True
-
-    def build_cached_loop(self, jit_compile=False, teacher_forced_rows=True):
-        """The cached sampling loop (`cached_sampler.py`), with `jit_compile`
-        compiled by XLA; `teacher_forced_rows` as in
-        `AutoregressiveImageModel.build_cached_loop`."""
-        return cached_sampler.build_loop(
-            self, jit_compile=jit_compile, teacher_forced_rows=teacher_forced_rows
-        )
