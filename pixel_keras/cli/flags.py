@@ -143,7 +143,7 @@ flags.DEFINE_integer(
     "(default: the recipe's). compress: the most images per chunk; the images "
     "are split into the fewest chunks of at most this many, as even as they can "
     "be, and a chunk's size is the batch the coder runs (and decompress will run) "
-    "at (default: pixel_keras.compression.DEFAULT_BATCH_SIZE, 256).",
+    "at (default: pixel_keras.compression.DEFAULT_BATCH_SIZE, 512).",
 )
 flags.DEFINE_enum(
     "optimizer",

@@ -1,47 +1,45 @@
 """The compressed file: a header that says what it holds, then the chunks.
 
-Format version 2 (docs/compression.md). Sizes and lengths are unsigned
+Format version 3 (docs/compression.md). Sizes and lengths are unsigned
 LEB128 varints (7 bits a byte, low bits first, the top bit set on every
 byte but the last); fixed-width integers are little-endian.
 
 ```none
 magic            4 bytes  b"PXKC"
-version          1 byte   FORMAT_VERSION
-header length    varint   N, the bytes of the header body
-header body      N bytes  (below)
-header CRC32     u32      of every byte before it (magic to body's end)
+version          1 byte   FORMAT_VERSION (3: chunks coded by constriction's
+                          range coder with Categorical(perfect=False) pmfs)
+file CRC32       u32      of every byte after it: the header's fields and
+                          the chunks
+model class      u8       FAMILY_CODES; 0: a u8 length + ASCII name follows
+compute dtype    u8       DTYPE_CODES; 0: a u8 length + ASCII name follows
+condition        u8       0 none; 1 labels, varint classes;
+                          2 values, varint rank, varint per dimension
+config digest    4 bytes  SHA-256 of the architecture config, truncated
+weights digest   4 bytes  SHA-256 of the weights, truncated
+height, width, channels, levels   varint each
+count            varint   images in the file
+batch size       varint   images per chunk (the last may hold fewer)
+chunk table      per chunk: varint byte length, u32 CRC32 of its decoded pixels
+condition data            labels packed LSB first at `label_bits` bits
+                          each, or float32 values; its length follows
+                          from the condition and the count
 chunk 0 .. n-1            each chunk's range-coder words (u32), back to back
 ```
 
-The header body:
+Every byte counts on small images: the 297 test digits (8x8) take about
+4,060 bytes at 1.71 bits/dim, so 1% is 40 bytes. Version 3 spends 34 on
+them in one chunk: one CRC32 for the whole file (version 2 had one for its
+header and one for its chunks, 4 bytes more), 4-byte digests (8 bytes
+less), and the coder named by the version (a byte less).
 
-```none
-model class      u8                  FAMILY_CODES; 0: a u8 length + ASCII name follows
-compute dtype    u8                  DTYPE_CODES; 0: a u8 length + ASCII name follows
-condition        u8                  0 none; 1 labels, varint classes;
-                                     2 values, varint rank, varint per dimension
-config digest    8 bytes             SHA-256 of the architecture config, truncated
-weights digest   8 bytes             SHA-256 of the weights, truncated
-height, width, channels, levels      varint each
-count            varint              images in the file
-batch size       varint              images per chunk (the last may hold fewer)
-coder            u8                  CODER_CONSTRICTION_RANGE
-chunks CRC32     u32                 of every chunk's bytes, back to back
-chunk table      per chunk           varint byte length, u32 CRC32 of its decoded pixels
-condition data                       labels packed LSB first at `label_bits` bits
-                                     each, or float32 values; its length follows
-                                     from the condition and the count
-```
-
-Version 1 (fixed-width fields, 16-byte digests and a CRC32 of every chunk's
-bytes) is refused as an unsupported version.
+Versions 1 and 2 are refused as unsupported versions.
 
 `parse` checks, in this order and before anything is decoded: the magic
-number, the version, that the header fits in the data, its CRC32, the
-sizes against the limits below, that the chunk table and condition have the
-lengths the sizes imply (and the labels are below the number of classes),
-that the chunks fill the rest of the file exactly, each chunk's length, and
-the chunks' CRC32.
+number, the version, the header's fields one by one as they are read (a
+file that ends inside them is truncated; sizes beyond the limits below are
+refused before anything is allocated; the chunk table and condition have
+the lengths the sizes imply), that the chunks fill the rest of the file
+exactly, the file's CRC32, and each chunk's length and the labels.
 """
 
 import dataclasses
@@ -56,8 +54,9 @@ from pixel_keras.compression.fingerprint import DIGEST_BYTES
 from pixel_keras.compression.fingerprint import ModelFingerprint
 
 MAGIC = b"PXKC"
-FORMAT_VERSION = 2
-# `constriction.stream.queue.RangeEncoder`, `Categorical(perfect=False)`.
+FORMAT_VERSION = 3
+# `constriction.stream.queue.RangeEncoder`, `Categorical(perfect=False)`:
+# the coder of every version-3 file (not stored: the version implies it).
 CODER_CONSTRICTION_RANGE = 1
 
 # One byte for the names every file of this library's models holds; code 0
@@ -109,8 +108,7 @@ class Header:
         condition_data: the condition as stored (packed labels or float32
             values; empty for none).
         chunks: one `Chunk` per chunk.
-        chunks_crc: CRC32 of every chunk's bytes, back to back.
-        coder: the entropy coder of the chunks.
+        coder: the entropy coder of the chunks (implied by the version).
     """
 
     model: ModelFingerprint
@@ -118,7 +116,6 @@ class Header:
     batch_size: int
     condition_data: bytes
     chunks: tuple
-    chunks_crc: int
     coder: int = CODER_CONSTRICTION_RANGE
 
     @property
@@ -245,14 +242,14 @@ def _condition(condition):
 
 
 def pack(header, chunk_data):
-    """The whole file: header, its CRC32, and the chunks' bytes.
+    """The whole file: magic, version, CRC32, header fields and chunks.
 
     Args:
         header: a `Header`.
         chunk_data: one `bytes` per chunk, as the table says.
     """
     model = header.model
-    body = b"".join(
+    fields = b"".join(
         [
             _name(model.family, FAMILY_CODES),
             _name(model.compute_dtype, DTYPE_CODES),
@@ -262,34 +259,35 @@ def pack(header, chunk_data):
             *(varint(size) for size in (*model.image_shape, model.num_levels)),
             varint(header.count),
             varint(header.batch_size),
-            bytes([header.coder]),
-            _CRC.pack(header.chunks_crc),
             *(varint(c.num_bytes) + _CRC.pack(c.pixels_crc) for c in header.chunks),
             header.condition_data,
         ]
     )
-    prefix = MAGIC + bytes([FORMAT_VERSION]) + varint(len(body)) + body
-    return b"".join([prefix, _CRC.pack(zlib.crc32(prefix)), *chunk_data])
+    crc = zlib.crc32(b"".join(chunk_data), zlib.crc32(fields))
+    return b"".join([MAGIC, bytes([FORMAT_VERSION]), _CRC.pack(crc), fields, *chunk_data])
+
+
+# The header's fields start after the magic number, version and CRC32.
+_FIELDS_START = len(MAGIC) + 1 + _CRC.size
 
 
 class _Reader:
-    """Reads the header body field by field; running out is corruption (the
-    header's CRC32 matched, so its lengths disagree with one another)."""
+    """Reads the header's fields one by one; a file that ends inside them
+    is truncated."""
 
-    def __init__(self, body):
-        self.body, self.offset = body, 0
+    def __init__(self, data):
+        self.data, self.offset = data, _FIELDS_START
 
-    def _inconsistent(self, what, needed):
-        return errors.CorruptFileError(
-            f"The file's header ends inside its {what}: {len(self.body)} bytes of header "
-            f"body, {needed} needed. The header is inconsistent (written by "
-            "another program?)."
+    def _truncated(self, what, needed):
+        return errors.TruncatedFileError(
+            f"The file ends inside its header's {what}: {len(self.data)} bytes in all, "
+            f"at least {needed} needed. The file is truncated (or its header damaged)."
         )
 
     def take(self, size, what):
-        if self.offset + size > len(self.body):
-            raise self._inconsistent(what, self.offset + size)
-        value = self.body[self.offset : self.offset + size]
+        if self.offset + size > len(self.data):
+            raise self._truncated(what, self.offset + size)
+        value = bytes(self.data[self.offset : self.offset + size])
         self.offset += size
         return value
 
@@ -297,9 +295,14 @@ class _Reader:
         return self.take(1, what)[0]
 
     def varint(self, what):
-        value, offset = read_varint(self.body, self.offset)
+        value, offset = read_varint(self.data, self.offset)
         if value is None:
-            raise self._inconsistent(what, self.offset + _MAX_VARINT_BYTES)
+            if len(self.data) - self.offset >= _MAX_VARINT_BYTES:
+                raise errors.CorruptFileError(
+                    f"The file's header gives its {what} as a varint of more than "
+                    f"{_MAX_VARINT_BYTES} bytes: the header is damaged."
+                )
+            raise self._truncated(what, self.offset + 1)
         self.offset = offset
         return value
 
@@ -346,10 +349,7 @@ def _check_limit(name, value, low, high):
         )
 
 
-def _read_prefix(data):
-    """The header body's `(start, end)` in `data`, after checking the
-    magic number, the version and that the header and its CRC32 are there
-    and match."""
+def _check_magic_and_version(data):
     if len(data) < len(MAGIC) or bytes(data[: len(MAGIC)]) != MAGIC:
         raise errors.NotCompressedImagesError(
             f"Expected a file of compressed images, starting with the magic number "
@@ -365,36 +365,23 @@ def _read_prefix(data):
             f"The file is in format version {version}; this library reads version "
             f"{FORMAT_VERSION} only. "
             + (
-                "Version 1 files were written by pixel_keras before format version 2; "
-                "decode them with the pixel_keras that wrote them and compress the images "
-                "again."
+                f"Version {version} files were written by pixel_keras before format version "
+                f"{FORMAT_VERSION}; decode them with the pixel_keras that wrote them and "
+                "compress the images again."
                 if version < FORMAT_VERSION
                 else "A newer pixel_keras wrote it, or it is damaged."
             )
         )
-    body_length, start = read_varint(data, len(MAGIC) + 1)
-    if body_length is None:
+    if len(data) < _FIELDS_START:
         raise errors.TruncatedFileError(
             f"The file ends after {len(data)} bytes, inside its header."
         )
-    end = start + body_length
-    if len(data) < end + _CRC.size:
-        raise errors.TruncatedFileError(
-            f"The file ends after {len(data)} bytes; its header alone needs "
-            f"{end + _CRC.size}. The file is truncated (or its header damaged)."
-        )
-    (expected_crc,) = _CRC.unpack_from(data, end)
-    if zlib.crc32(data[:end]) != expected_crc:
-        raise errors.CorruptFileError(
-            "The file's header does not match its CRC32: the header is damaged (a changed "
-            f"byte in its first {end + _CRC.size} bytes)."
-        )
-    return start, end
 
 
 def header_size(data):
     """Bytes of a file's header (everything before the first chunk)."""
-    return _read_prefix(memoryview(bytes(data)))[1] + _CRC.size
+    header, pieces = parse(data)
+    return len(data) - sum(len(piece) for piece in pieces)
 
 
 def parse(data):
@@ -411,8 +398,8 @@ def parse(data):
         CorruptFileError, HeaderLimitError: see `pixel_keras.compression.errors`.
     """
     data = memoryview(bytes(data))
-    start, end = _read_prefix(data)
-    reader = _Reader(bytes(data[start:end]))
+    _check_magic_and_version(data)
+    reader = _Reader(data)
     family = reader.name(FAMILY_CODES, "model class")
     compute_dtype = reader.name(DTYPE_CODES, "compute dtype")
     condition = reader.condition()
@@ -430,32 +417,12 @@ def parse(data):
     _check_limit("batch_size", batch_size, 1, min(MAX_BATCH, count))
     subpixels = count * height * width * channels
     _check_limit("count * height * width * channels", subpixels, 1, MAX_SUBPIXELS)
-    coder = reader.byte("coder")
-    if coder != CODER_CONSTRICTION_RANGE:
-        raise errors.UnsupportedVersionError(
-            f"The file's chunks are coded with coder {coder}; this library decodes coder "
-            f"{CODER_CONSTRICTION_RANGE} (constriction's range coder)."
-        )
-    (chunks_crc,) = _CRC.unpack(reader.take(_CRC.size, "chunks' CRC32"))
     chunks = []
     for _ in range(num_chunks(count, batch_size)):
         num_bytes = reader.varint("chunk table")
         (crc,) = _CRC.unpack(reader.take(_CRC.size, "chunk table"))
         chunks.append(Chunk(num_bytes, crc))
     condition_data = reader.take(condition_length(condition, count), "condition")
-    if condition.startswith("labels:"):
-        num_classes = int(condition.partition(":")[2])
-        labels = unpack_labels(condition_data, num_classes, count)
-        if labels.max() >= num_classes:
-            raise errors.CorruptFileError(
-                f"The file's condition holds a label {labels.max()}, outside [0, "
-                f"{num_classes})."
-            )
-    if reader.offset != len(reader.body):
-        raise errors.CorruptFileError(
-            f"The file's header body has {len(reader.body) - reader.offset} bytes after its "
-            "condition data."
-        )
     header = Header(
         model=ModelFingerprint(
             family=family,
@@ -470,14 +437,22 @@ def parse(data):
         batch_size=batch_size,
         condition_data=condition_data,
         chunks=tuple(chunks),
-        chunks_crc=chunks_crc,
-        coder=coder,
     )
-    return header, _chunk_bytes(header, data, end + _CRC.size)
+    pieces = _chunk_bytes(header, data, reader.offset)
+    if condition.startswith("labels:"):
+        num_classes = int(condition.partition(":")[2])
+        labels = unpack_labels(condition_data, num_classes, count)
+        if labels.max() >= num_classes:
+            raise errors.CorruptFileError(
+                f"The file's condition holds a label {labels.max()}, outside [0, "
+                f"{num_classes})."
+            )
+    return header, pieces
 
 
 def _chunk_bytes(header, data, offset):
-    """Each chunk's bytes, their lengths and CRC32 checked."""
+    """Each chunk's bytes, after checking the file's length, its CRC32 and
+    each chunk's length."""
     needed = sum(chunk.num_bytes for chunk in header.chunks)
     if len(data) - offset < needed:
         raise errors.TruncatedFileError(
@@ -490,10 +465,11 @@ def _chunk_bytes(header, data, offset):
             f"The file has {len(data) - offset - needed} bytes after its last chunk "
             f"({len(data)} bytes in all, {offset + needed} expected)."
         )
-    if zlib.crc32(data[offset:]) != header.chunks_crc:
+    (expected_crc,) = _CRC.unpack_from(data, len(MAGIC) + 1)
+    if zlib.crc32(data[_FIELDS_START:]) != expected_crc:
         raise errors.CorruptFileError(
-            f"The file's chunks (its last {needed} bytes) do not match their CRC32: a byte "
-            "of them is damaged."
+            f"The file does not match its CRC32: a byte of it is damaged (in its {offset}-byte "
+            f"header or its {needed} bytes of chunks)."
         )
     pieces = []
     for index, chunk in enumerate(header.chunks):

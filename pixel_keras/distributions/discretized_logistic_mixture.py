@@ -489,6 +489,86 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         )
         return tf.reduce_logsumexp(per_component, axis=-1)
 
+    def channel_probs(self, channel, earlier):
+        """The pmf of channel `channel` given the values of the earlier ones.
+
+        With `x_<c` the earlier channels' values and `j` each value of
+        channel `c`,
+
+        ```none
+        p(j | x_<c) = sum_k w_k P_k(bin j),  w_k ∝ pi_k p_k(x_<c),
+        ```
+
+        where `P_k(bin j)` is component `k`'s logistic mass on bin `j` (its
+        mean moved by the coefficients times `x_<c`, as in `log_prob`), and
+        `p_k(x_<c)` its probability of the earlier values (`log_prob`'s
+        per-channel terms). The `L` bin masses come from the `L - 1`
+        interior bin edges' CDFs: `L - 1` sigmoids per component, where
+        evaluating `log_prob` at every `j` costs `L` of its tail-safe terms
+        (an entropy coder's 256-level pmf, about 10x faster). Above the
+        component's mean, a bin's mass is the difference of the survival
+        function `sigmoid(-t)`, below it of the CDF `sigmoid(t)`: neither
+        cancels in its tail. It sums to 1 up to rounding, and a bin far in a
+        tail may get mass 0 in float32.
+
+        Args:
+            channel: Python int `c` in `[0, num_channels)`.
+            earlier: `[..., c]` values of the earlier channels, in the batch
+                shape (a coder's batch `(B,)`: `[B, c]`).
+
+        Returns:
+            `[..., num_levels]` probabilities, in the distribution's dtype.
+        """
+        levels = self._num_levels
+        num_channels = self.num_channels
+        if not 0 <= channel < num_channels:
+            raise ValueError(
+                f"Expected `channel` in [0, {num_channels}). Received: channel={channel}"
+            )
+        dtype = self.dtype
+        earlier = tf.cast(earlier, dtype)
+        logits = tf.convert_to_tensor(self._logits)
+        locs = tf.convert_to_tensor(self._locs)
+        log_scales = tf.convert_to_tensor(self._log_scales)
+        floor = _MIN_LOG_SCALE[log_scales.dtype]
+        log_scales = tf.maximum(log_scales, floor)
+        coefficients = (
+            None if self._coefficients is None else tf.convert_to_tensor(self._coefficients)
+        )
+        log_weights = tf.nn.log_softmax(logits, axis=-1)
+        means = locs[..., channel]
+        if channel > 0:
+            # The channels from `c` on hold zeros: they enter no mean of a
+            # channel up to `c`.
+            padding = tf.zeros_like(earlier[..., :1])
+            values = tf.concat([earlier] + [padding] * (num_channels - channel), -1)
+            values = values[..., tf.newaxis, :]
+            all_means = self._component_means(
+                locs, coefficients, self._to_unit_interval(values)
+            )
+            means = all_means[..., channel]
+            earlier_log_probs = self._log_bin_probs(
+                values[..., :channel], all_means[..., :channel], log_scales[..., :channel]
+            )
+            log_weights = log_weights + tf.reduce_sum(earlier_log_probs, axis=-1)
+        weights = tf.nn.softmax(log_weights, axis=-1)[..., tf.newaxis]
+        # The interior edges between bins j - 1 and j, j = 1 .. L - 1, from
+        # exact integer numerators as in `_log_bin_probs`.
+        edges = (2.0 * tf.range(1, levels, dtype=dtype) - levels) / (levels - 1.0)
+        standardized = (edges - means[..., tf.newaxis]) * tf.exp(
+            -log_scales[..., channel]
+        )[..., tf.newaxis]
+        zeros = tf.zeros_like(standardized[..., :1])
+        ones = tf.ones_like(zeros)
+        cdf = tf.concat([zeros, tf.sigmoid(standardized), ones], -1)
+        survival = tf.concat([ones, tf.sigmoid(-standardized), zeros], -1)
+        below = cdf[..., 1:] - cdf[..., :-1]
+        above = survival[..., :-1] - survival[..., 1:]
+        centres = tf.range(levels, dtype=dtype) * (2.0 / (levels - 1.0)) - 1.0
+        masses = _select(centres > means[..., tf.newaxis], above, below)
+        probs = tf.reduce_sum(weights * masses, axis=-2)
+        return probs / tf.reduce_sum(probs, axis=-1, keepdims=True)
+
     def noise_shape(self, sample_shape=()):
         """Shapes of the uniform noise that `sample_from_uniforms` consumes.
 

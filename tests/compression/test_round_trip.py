@@ -192,8 +192,7 @@ def test_the_header_costs_what_the_format_says():
     data = compression.compress(model, images, batch_size=2)
     header = compression.read_header(data)
     table = sum(len(file_format.varint(chunk.num_bytes)) + 4 for chunk in header.chunks)
-    # magic, version, body length; class, dtype, condition; two 8-byte
-    # digests; 8, 8, 1, 17, count 3, batch 2 (a byte each); coder; the
-    # chunks' CRC32; the table; the header's CRC32.
-    assert file_format.header_size(data) == 6 + 3 + 16 + 6 + 1 + 4 + table + 4
+    # magic, version, the file's CRC32; class, dtype, condition; two 4-byte
+    # digests; 8, 8, 1, 17, count 3, batch 2 (a byte each); the table.
+    assert file_format.header_size(data) == 9 + 3 + 8 + 6 + table
     assert len(data) == file_format.header_size(data) + sum(c.num_bytes for c in header.chunks)

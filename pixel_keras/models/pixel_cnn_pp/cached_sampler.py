@@ -85,7 +85,7 @@ def build_loop(model, jit_compile=False, teacher_forced_rows=True):
         channel_noise, temperature)` to uint8 images: the signature and the
         draws of the naive per-pixel loop. Built inside
         `choice.choosing(choose)`, each sub-pixel's value is `choose`'s,
-        given its conditional pmf (`logistic_mixture_head.channel_pmf`),
+        given its conditional pmf (`DiscretizedLogisticMixture.channel_probs`),
         instead of a draw (`chooses_values` is then True).
     """
     network = _CachedNetwork(model, xla=bool(jit_compile))
