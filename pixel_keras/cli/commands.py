@@ -462,6 +462,11 @@ def _required(config, name, what):
     return value
 
 
+def _chunks(num_chunks, batch_size):
+    """`"1 chunk of 297"`, `"2 chunks of 149"`."""
+    return f"{num_chunks} chunk{'s' if num_chunks > 1 else ''} of {batch_size}"
+
+
 def _condition_of(model, source):
     """What `compress` codes `source`'s images given: its labels for a
     class-conditional model, its condition values for a model conditioned
@@ -550,7 +555,7 @@ def compress(config):
     print(
         f"Compressing {count} images {tuple(images.shape[1:])} of {source.description} "
         f"with the {name} of {_checkpoint_source(config)!r}: "
-        f"{math.ceil(count / chunk)} chunks of {chunk}, each coded, then decoded to verify."
+        f"{_chunks(math.ceil(count / chunk), chunk)}, each coded, then decoded to verify."
     )
     started = time.time()
     try:
@@ -620,7 +625,7 @@ def decompress(config):
         model = restore(config)
         print(
             f"Decompressing {header.count} images {tuple(shape)} of {levels} levels from "
-            f"{path} ({len(data):,} bytes, {header.num_chunks} chunks of {header.batch_size}) "
+            f"{path} ({len(data):,} bytes, {_chunks(header.num_chunks, header.batch_size)}) "
             f"with the model of {_checkpoint_source(config)!r}."
         )
         started = time.time()

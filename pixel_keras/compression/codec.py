@@ -369,8 +369,8 @@ def decompress(model, data, progress=None):
     """The exact images of a file written by `compress` with this model.
 
     Every check that needs no decoding comes first: the magic number, the
-    version, the header's CRC32 and limits, the model's fingerprint, the
-    file's length and the chunks' CRC32. Then chunk by chunk, at the
+    version, the header's limits, the file's length and CRC32, the model's
+    fingerprint. Then chunk by chunk, at the
     file's batch size, each checked against its pixels' CRC32.
 
     Args:
