@@ -503,9 +503,10 @@ class DiscretizedLogisticMixture(tfd.AutoCompositeTensorDistribution):
         mean moved by the coefficients times `x_<c`, as in `log_prob`), and
         `p_k(x_<c)` its probability of the earlier values (`log_prob`'s
         per-channel terms). The `L` bin masses come from the `L - 1`
-        interior bin edges' CDFs: `L - 1` sigmoids per component, where
+        interior bin edges' CDFs: two sigmoids per edge and component, where
         evaluating `log_prob` at every `j` costs `L` of its tail-safe terms
-        (an entropy coder's 256-level pmf, about 10x faster). Above the
+        (an entropy coder's pmf at 256 levels, batch 100 and 5 components:
+        1.0 ms against 3.7 ms, compiled by XLA, on 2 AMD EPYC cores). Above the
         component's mean, a bin's mass is the difference of the survival
         function `sigmoid(-t)`, below it of the CDF `sigmoid(t)`: neither
         cancels in its tail. It sums to 1 up to rounding, and a bin far in a
