@@ -18,8 +18,42 @@ the other's:
   end, why a value's concat_elu is stored rather than the value).
 """
 
+import contextlib
+import threading
+
 import tensorflow as tf
 from tensorflow.compiler.tf2xla.python import xla as tf2xla
+
+# Set inside `xla_dynamic_slices()`.
+_SLICING = threading.local()
+
+
+@contextlib.contextmanager
+def xla_dynamic_slices():
+    """Inside it, `at` and `cells` trace XLA's dynamic slice, not `tf.slice`.
+
+    For a step that is compiled by XLA on its own (a `tf.function` with
+    `jit_compile=True` called at every pixel of a loop that XLA does not
+    compile): XLA takes the start of a `tf.slice` as a compile-time
+    constant where it can, and a function's argument can be one, so such a
+    step was compiled again for every pixel (1 to 4 s each). A dynamic
+    slice's start is never one. Without XLA there is no kernel for it, so
+    the loops that XLA does not compile keep `tf.slice`.
+    """
+    outer = getattr(_SLICING, "dynamic", False)
+    _SLICING.dynamic = True
+    try:
+        yield
+    finally:
+        _SLICING.dynamic = outer
+
+
+def _slice(x, begin, sizes):
+    """`tf.slice(x, begin, sizes)`, or XLA's dynamic slice where
+    `xla_dynamic_slices()` asks for it."""
+    if getattr(_SLICING, "dynamic", False):
+        return tf2xla.dynamic_slice(x, begin, sizes)
+    return tf.slice(x, begin, sizes)
 
 
 def at(x, axis, start, size=None):
@@ -36,7 +70,7 @@ def at(x, axis, start, size=None):
     begin[axis] = start
     sizes = [tf.shape(x)[i] if d is None else d for i, d in enumerate(x.shape)]
     sizes[axis] = 1 if size is None else size
-    sliced = tf.slice(x, tf.stack(begin), tf.stack(sizes))
+    sliced = _slice(x, tf.stack(begin), tf.stack(sizes))
     return tf.squeeze(sliced, axis) if size is None else sliced
 
 
@@ -46,7 +80,7 @@ def cells(buffer, slot, col, size=None):
     static-size slice, as `at` takes one."""
     sizes = [tf.shape(buffer)[i] if d is None else d for i, d in enumerate(buffer.shape)]
     sizes[1:3] = [1, 1 if size is None else size]
-    sliced = tf.slice(buffer, tf.stack([0, slot, col, 0]), tf.stack(sizes))
+    sliced = _slice(buffer, tf.stack([0, slot, col, 0]), tf.stack(sizes))
     return sliced[:, 0, 0] if size is None else sliced[:, 0]
 
 

@@ -60,8 +60,10 @@ def build_choosing_loop(model, choose):
     """`model`'s cached loop, built with `choose` in place of its draws.
 
     The loop is the sampler's own (the same layers, caches and order of
-    sums), not compiled by XLA (the hook is a host callback), and without
-    a teacher-forced pass (no pixel is known: every value is chosen).
+    sums), not compiled by XLA as a whole (the hook is a host callback;
+    a family may compile the pieces between two calls of it, as the
+    PixelCNN++ loop does), and without a teacher-forced pass (no pixel is
+    known: every value is chosen).
 
     Args:
         model: a pixel_keras model (see `pixel_keras.sampling`).

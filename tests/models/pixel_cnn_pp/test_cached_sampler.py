@@ -37,16 +37,24 @@ def model(request):
     return _model(request.param)
 
 
-@pytest.mark.parametrize("by_rows", [False, True], ids=["by_pixels", "by_rows"])
-def test_cached_outputs_equal_the_network_on_any_image(model, by_rows):
+@pytest.mark.parametrize(
+    "by_rows, compiled_pixels",
+    [(False, False), (True, False), (False, True)],
+    ids=["by_pixels", "by_rows", "by_compiled_pixels"],
+)
+def test_cached_outputs_equal_the_network_on_any_image(model, by_rows, compiled_pixels):
     # Random images: every cache (slots, buffers, both strides) is exercised
-    # against the full network at every pixel, by the pixel loop of sampling
-    # and by the row pass over the known rows of a completion.
+    # against the full network at every pixel, by the pixel loop of sampling,
+    # by the row pass over the known rows of a completion, and by the pixel
+    # loop of a coder (each pixel's visit compiled by XLA alone, its writes
+    # returned and made by the loop).
     generator = np.random.default_rng(1)
     images = generator.integers(0, model.num_levels, (3, *model.image_shape))
     condition = helpers.class_labels(model, 3)
     expected = model(model.make_inputs(images, condition), training=False)
-    actual = cached.outputs(model, images, condition, by_rows=by_rows)
+    actual = cached.outputs(
+        model, images, condition, by_rows=by_rows, compiled_pixels=compiled_pixels
+    )
     np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=1e-5)
 
 
