@@ -355,21 +355,20 @@ class _CachedNetwork(GatedResNetBuffers):
         Level 0 writes its buffers into `state`, a dict that the caller
         owns (with `record`, it returns them in `writes` as the coarser
         levels do, and leaves `state` as it was). The coarser levels only
-        read it: a visit returns what it
-        writes, so that the conditionals of the coarser levels return a few
-        values instead of passing every buffer through (which XLA copies,
-        at every pixel). Each conditional returns its values as one tensor:
-        XLA gives every output of a conditional a buffer of its own, and
-        filled the unvisited branch's fifteen zero outputs with fifteen
-        copies, at three pixels in four.
+        read it: a visit returns what it writes, so that the conditionals of
+        the coarser levels return a few values instead of passing every
+        buffer through (which XLA copies, at every pixel). Each conditional
+        returns its values as one tensor: XLA gives every output of a
+        conditional a buffer of its own, and filled the unvisited branch's
+        fifteen zero outputs with fifteen copies, at three pixels in four.
 
         Returns:
             `(writes, x)`: `writes` maps the name of each buffer of the
-            coarser levels (and with `record`, of this one) that this visit and the coarser ones write to
-            the value of the position's column at that buffer's level
-            (where that level is not visited at this pixel, zeros or an old
-            value, which `_apply_writes` puts in the spare column); `x`,
-            this level's output of the up pass.
+            coarser levels (with `record`, of this one too) that this visit
+            and the coarser ones write to the value of the position's
+            column at that buffer's level (where that level is not visited
+            at this pixel, zeros or an old value, which `_apply_writes` puts
+            in the spare column); `x`, this level's output of the up pass.
         """
         writes = {}
         # Level 0 writes at once (`window`), unless told to `record`.
