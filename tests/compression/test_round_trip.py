@@ -63,7 +63,12 @@ def test_digits_round_trip_with_a_batch_that_does_not_divide_the_count(family):
     assert header.model.num_levels == 17
 
 
-@pytest.mark.parametrize("family", ["pixel_cnn_pp", "pixel_cnn"])
+@pytest.mark.parametrize(
+    "family",
+    # PixelCNN++'s (about 19 s: its per-pixel network and three channels'
+    # pmfs compiled by XLA) with -m slow; its grey round trip runs by default.
+    [pytest.param("pixel_cnn_pp", marks=pytest.mark.slow), "pixel_cnn"],
+)
 def test_colour_images_with_class_labels(family):
     # R -> G -> B: each channel's pmf given the pixel's earlier channels.
     model = _family(family, image_shape=(4, 6, 3), num_levels=8, num_classes=3)

@@ -1,5 +1,7 @@
 """The cached PixelCNN++ sampler: the same network, the same draws."""
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -37,12 +39,36 @@ def model(request):
     return _model(request.param)
 
 
-@pytest.mark.parametrize(
-    "by_rows, compiled_pixels",
-    [(False, False), (True, False), (False, True)],
-    ids=["by_pixels", "by_rows", "by_compiled_pixels"],
-)
-def test_cached_outputs_equal_the_network_on_any_image(model, by_rows, compiled_pixels):
+@functools.lru_cache(maxsize=None)
+def _shared_model(name):
+    """`_model(name)`, built once for the tests that take it by name."""
+    return _model(name)
+
+
+def _outputs_cases():
+    """(config, by_rows, compiled_pixels) of the outputs test; the
+    three-level model's pixel loops (about 12 s each) with -m slow: its
+    samples, drawn by the plain pixel loop, are compared with the naive
+    loop's by default."""
+    for name in sorted(CONFIGS):
+        for by_rows, compiled_pixels, mode in [
+            (False, False, "by_pixels"),
+            (True, False, "by_rows"),
+            (False, True, "by_compiled_pixels"),
+        ]:
+            slow = CONFIGS[name][3] == 3 and not by_rows
+            yield pytest.param(
+                name,
+                by_rows,
+                compiled_pixels,
+                id=f"{name}-{mode}",
+                marks=[pytest.mark.slow] if slow else [],
+            )
+
+
+@pytest.mark.parametrize("name, by_rows, compiled_pixels", list(_outputs_cases()))
+def test_cached_outputs_equal_the_network_on_any_image(name, by_rows, compiled_pixels):
+    model = _shared_model(name)
     # Random images: every cache (slots, buffers, both strides) is exercised
     # against the full network at every pixel, by the pixel loop of sampling,
     # by the row pass over the known rows of a completion, and by the pixel
