@@ -34,15 +34,16 @@ def _model(name):
     return helpers.perturb_weights(model, 0.05)
 
 
-@pytest.fixture(scope="module", params=sorted(CONFIGS))
-def model(request):
-    return _model(request.param)
-
-
 @functools.lru_cache(maxsize=None)
 def _shared_model(name):
-    """`_model(name)`, built once for the tests that take it by name."""
+    """`_model(name)`, built once for the `model` fixture and the tests that
+    take a configuration by name (none of them changes its weights)."""
     return _model(name)
+
+
+@pytest.fixture(scope="module", params=sorted(CONFIGS))
+def model(request):
+    return _shared_model(request.param)
 
 
 def _outputs_cases():
